@@ -1,0 +1,3 @@
+from rnnrbm.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""``rnnrbm ingest`` and ``rnnrbm info`` (implemented in the ingest issue)."""

@@ -1,0 +1,105 @@
+"""RNN-RBM parameters and the deterministic recurrence (Boulanger-Lewandowski et al., 2012).
+
+Row-vector convention, names used everywhere (kernels, checkpoints, docs):
+
+==========  =========================  ===========================================
+name        shape                      role
+==========  =========================  ===========================================
+W           (n_visible, n_hidden)      RBM weights
+bv          (n_visible,)               static visible bias
+bh          (n_hidden,)                static hidden bias
+Wuv         (n_recurrent, n_visible)   u_{t-1} -> visible bias
+Wuh         (n_recurrent, n_hidden)    u_{t-1} -> hidden bias
+Wvu         (n_visible, n_recurrent)   v_t -> recurrent input
+Wuu         (n_recurrent, n_recurrent) recurrent weights
+bu          (n_recurrent,)             recurrent bias
+u0          (n_recurrent,)             initial recurrent state
+==========  =========================  ===========================================
+
+For t = 1..T with u_0 = u0::
+
+    bv_t = bv + u_{t-1} Wuv
+    bh_t = bh + u_{t-1} Wuh
+    u_t  = tanh(bu + v_t Wvu + u_{t-1} Wuu)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PARAM_NAMES = ("W", "bv", "bh", "Wuv", "Wuh", "Wvu", "Wuu", "bu", "u0")
+RNN_PARAM_NAMES = ("Wvu", "Wuu", "bu", "u0")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of an RNN-RBM; saved in every checkpoint's metadata."""
+
+    n_visible: int = 36
+    n_hidden: int = 150
+    n_recurrent: int = 100
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of every parameter, keyed by name, in :data:`PARAM_NAMES` order."""
+        V, H, R = self.n_visible, self.n_hidden, self.n_recurrent
+        return {
+            "W": (V, H), "bv": (V,), "bh": (H,),
+            "Wuv": (R, V), "Wuh": (R, H),
+            "Wvu": (V, R), "Wuu": (R, R), "bu": (R,), "u0": (R,),
+        }
+
+
+def init_params(config: ModelConfig, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
+    """Small random weights, zero biases (the Theano tutorial's scheme, scaled by fan-in).
+
+    Returns a dict with one C-contiguous array of ``dtype`` per name in :data:`PARAM_NAMES`.
+    """
+    shapes = config.shapes()
+    params = {}
+    for name in PARAM_NAMES:
+        shape = shapes[name]
+        if len(shape) == 2:
+            # 1/sqrt(fan_in) keeps pre-activations O(1) whatever the sizes.
+            value = rng.normal(0.0, 1.0 / np.sqrt(shape[0]), size=shape)
+        else:
+            value = np.zeros(shape)
+        params[name] = np.ascontiguousarray(value, dtype=dtype)
+    return params
+
+
+def recurrence(params: dict[str, np.ndarray], v: np.ndarray, u_init: np.ndarray | None = None) -> np.ndarray:
+    """Run the RNN over visible frames (teacher forcing).
+
+    Parameters
+    ----------
+    params : dict of arrays named as in :data:`PARAM_NAMES`.
+    v : (T, n_visible) or (B, T, n_visible) binary frames v_1..v_T.
+    u_init : (n_recurrent,) or (B, n_recurrent), optional
+        u_0; defaults to the parameter ``u0``.
+
+    Returns
+    -------
+    u : (T + 1, n_recurrent) or (B, T + 1, n_recurrent)
+        u_0..u_T, where u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu).
+    """
+    batched = v.ndim == 3
+    vb = v if batched else v[None]
+    B, T, _ = vb.shape
+    dtype = params["Wuu"].dtype
+    u = np.empty((B, T + 1, params["Wuu"].shape[0]), dtype=dtype)
+    u[:, 0] = params["u0"] if u_init is None else u_init
+    a = vb.astype(dtype) @ params["Wvu"] + params["bu"]  # input part of all steps at once
+    for t in range(T):
+        u[:, t + 1] = np.tanh(a[:, t] + u[:, t] @ params["Wuu"])
+    return u if batched else u[0]
+
+
+def dynamic_biases(params: dict[str, np.ndarray], u_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RBM biases conditioned on the past: ``bv_t = bv + u_{t-1} Wuv``, ``bh_t = bh + u_{t-1} Wuh``.
+
+    ``u_prev`` has shape (..., n_recurrent); the results have shapes (..., n_visible)
+    and (..., n_hidden).
+    """
+    return params["bv"] + u_prev @ params["Wuv"], params["bh"] + u_prev @ params["Wuh"]
