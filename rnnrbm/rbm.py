@@ -1,0 +1,76 @@
+"""The conditional RBM at one time step: energies, conditionals and block Gibbs sampling.
+
+At step t the RBM has energy ``E(v, h) = -v.bv_t - h.bh_t - v W h`` with binary
+``v`` (n_visible) and ``h`` (n_hidden). Every function works on a batch of N
+frames at once, each frame with its own biases, because the RNN gives every
+time step different biases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnrbm.kernels import sample_sigmoid
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-x))``, elementwise, overflow-free."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(x))``, elementwise, stable for large ``|x|``."""
+    return np.logaddexp(0.0, x)
+
+
+def mean_hiddens(v: np.ndarray, W: np.ndarray, bh: np.ndarray) -> np.ndarray:
+    """``p(h_j = 1 | v) = sigmoid(bh_j + (v W)_j)``.
+
+    v (N, V), W (V, H), bh (N, H) or (H,)  ->  (N, H).
+    """
+    return sigmoid(v @ W + bh)
+
+
+def mean_visibles(h: np.ndarray, W: np.ndarray, bv: np.ndarray) -> np.ndarray:
+    """``p(v_i = 1 | h) = sigmoid(bv_i + (h W^T)_i)``.
+
+    h (N, H), W (V, H), bv (N, V) or (V,)  ->  (N, V).
+    """
+    return sigmoid(h @ W.T + bv)
+
+
+def free_energy(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray) -> np.ndarray:
+    """``F(v) = -v.bv - sum_j softplus(bh_j + (v W)_j)``, so that ``p(v) = exp(-F(v)) / Z``.
+
+    v (N, V), W (V, H), bv (N, V) or (V,), bh (N, H) or (H,)  ->  (N,).
+    """
+    return -np.sum(v * bv, axis=-1) - np.sum(softplus(v @ W + bh), axis=-1)
+
+
+def gibbs_step(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One block Gibbs step ``v -> h ~ p(h | v) -> v' ~ p(v | h)``.
+
+    v (N, V) binary float, W (V, H), bv (N, V), bh (N, H)  ->  v' (N, V).
+    """
+    return gibbs_chain(v, W, bv, bh, 1, rng)
+
+
+def gibbs_chain(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray, k: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """``k`` block Gibbs steps started at ``v``; returns the final visible sample.
+
+    v (N, V) binary, W (V, H), bv (N, V), bh (N, H), all of W's dtype. The
+    uniforms come from ``rng`` (two draws per step, hidden then visible), so the
+    chain is reproducible from the generator's state.
+    """
+    N, V = v.shape
+    H = W.shape[1]
+    dtype = W.dtype
+    bv = np.ascontiguousarray(np.broadcast_to(bv, (N, V)), dtype=dtype)
+    bh = np.ascontiguousarray(np.broadcast_to(bh, (N, H)), dtype=dtype)
+    vs = np.ascontiguousarray(v, dtype=dtype)
+    h = np.empty((N, H), dtype=dtype)
+    for _ in range(k):
+        sample_sigmoid(vs @ W, bh, rng.random((N, H), dtype=np.float32), out=h)
+        vs = sample_sigmoid(h @ W.T, bv, rng.random((N, V), dtype=np.float32))
+    return vs
