@@ -63,7 +63,7 @@ def _root(
 
 
 # Command modules register themselves on ``app``; import them for that side effect.
-from rnnrbm.cli import ingest as _ingest  # noqa: E402,F401
+from rnnrbm.cli import evaluate, generate, ingest, train  # noqa: E402,F401
 
 
 def main() -> None:

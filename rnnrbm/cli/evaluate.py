@@ -1,0 +1,1 @@
+"""``rnnrbm evaluate``."""
