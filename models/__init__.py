@@ -1,0 +1,1 @@
+"""Shipped model checkpoints (see README.md); a package so installed code can find them."""
