@@ -1,0 +1,63 @@
+"""Expected frame-level accuracy (Bay et al., 2009), the ACC column of the 2012 paper.
+
+For every step t the model predicts v_t by running block Gibbs steps of the
+step's conditional RBM, started at the previous frame v_{t-1} (zeros before the
+first frame). With the prediction averaged over several draws, the expected
+counts are summed over all steps of all pieces and
+
+    ACC = TP / (TP + FP + FN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnrbm.model import dynamic_biases, recurrence
+from rnnrbm.rbm import gibbs_chain
+
+
+def accuracy_counts(truth: np.ndarray, prediction: np.ndarray) -> tuple[float, float, float]:
+    """Expected (TP, FP, FN) of ``prediction`` (probabilities or 0/1) against binary ``truth``, same shape."""
+    truth = truth.astype(np.float64)
+    prediction = prediction.astype(np.float64)
+    tp = float(np.sum(prediction * truth))
+    fp = float(np.sum(prediction * (1.0 - truth)))
+    fn = float(np.sum((1.0 - prediction) * truth))
+    return tp, fp, fn
+
+
+def accuracy_from_counts(tp: float, fp: float, fn: float) -> float:
+    """``TP / (TP + FP + FN)``; 1.0 when there is nothing to predict and nothing was predicted."""
+    total = tp + fp + fn
+    return tp / total if total > 0 else 1.0
+
+
+def predict_frames(params: dict[str, np.ndarray], piece: np.ndarray, gibbs_steps: int, samples: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Mean over ``samples`` draws of the predicted frames of one piece.
+
+    piece (T, V) binary  ->  (T, V) float in [0, 1], where row t is predicted from
+    v_1..v_{t-1} only.
+    """
+    dtype = params["W"].dtype
+    v = piece.astype(dtype)
+    u = recurrence(params, v)                       # u_0..u_T
+    bv_t, bh_t = dynamic_biases(params, u[:-1])     # biases of steps 1..T
+    start = np.vstack([np.zeros((1, v.shape[1]), dtype), v[:-1]])
+    T = len(v)
+    reps = lambda x: np.tile(x, (samples, 1))  # noqa: E731 - all draws in one batch
+    draws = gibbs_chain(reps(start), params["W"], reps(bv_t), reps(bh_t), gibbs_steps, rng)
+    return draws.reshape(samples, T, -1).mean(axis=0)
+
+
+def frame_accuracy(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibbs_steps: int = 5,
+                   samples: int = 1, rng: np.random.Generator | None = None) -> float:
+    """Expected frame-level accuracy of the model on ``pieces`` (each (T, V) binary)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    tp = fp = fn = 0.0
+    for piece in pieces:
+        if len(piece) == 0:
+            continue
+        c = accuracy_counts(piece, predict_frames(params, piece, gibbs_steps, samples, rng))
+        tp, fp, fn = tp + c[0], fp + c[1], fn + c[2]
+    return accuracy_from_counts(tp, fp, fn)

@@ -1,0 +1,62 @@
+"""Adam with global gradient-norm clipping and separate learning rates for the RBM and RNN parts.
+
+The state (moments and step count) round-trips through a checkpoint's ``opt/``
+entries, so ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnrbm.model import PARAM_NAMES, RNN_PARAM_NAMES
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) on a dict of parameter arrays.
+
+    Parameters
+    ----------
+    lr : learning rate of the RBM part (W, bv, bh, Wuv, Wuh).
+    lr_rnn : learning rate of the recurrent part (Wvu, Wuu, bu, u0).
+    clip : rescale the whole gradient when its global L2 norm exceeds this (0 = off).
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float, lr_rnn: float, clip: float,
+                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.lr, self.lr_rnn, self.clip = lr, lr_rnn, clip
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.t = 0
+        self.m = {k: np.zeros(p.shape, np.float64) for k, p in params.items()}
+        self.v = {k: np.zeros(p.shape, np.float64) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> float:
+        """Update ``params`` in place from ``grads`` (of a cost to minimise); returns the gradient norm."""
+        norm = float(np.sqrt(sum(np.sum(g * g) for g in grads.values())))
+        scale = self.clip / norm if self.clip > 0 and norm > self.clip else 1.0
+        self.t += 1
+        c1 = 1.0 - self.beta1 ** self.t
+        c2 = 1.0 - self.beta2 ** self.t
+        for name in PARAM_NAMES:
+            g = grads[name] * scale
+            m, v = self.m[name], self.v[name]
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * g * g
+            lr = self.lr_rnn if name in RNN_PARAM_NAMES else self.lr
+            params[name] -= (lr * (m / c1) / (np.sqrt(v / c2) + self.eps)).astype(params[name].dtype)
+        return norm
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Arrays to store under a checkpoint's ``opt/`` prefix."""
+        state = {"t": np.array(self.t)}
+        state.update({f"m/{k}": v for k, v in self.m.items()})
+        state.update({f"v/{k}": v for k, v in self.v.items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.t = int(state["t"])
+        for name in PARAM_NAMES:
+            self.m[name] = np.array(state[f"m/{name}"], np.float64)
+            self.v[name] = np.array(state[f"v/{name}"], np.float64)

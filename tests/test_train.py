@@ -1,0 +1,123 @@
+"""Training learns, resumes exactly, applies the regularizer, and never saves non-finite values."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnrbm.batches import epoch_chunks, random_songs
+from rnnrbm.checkpoint import load_checkpoint
+from rnnrbm.errors import RnnrbmError, UsageError
+from rnnrbm.model import PARAM_NAMES, ModelConfig
+from rnnrbm.train import TrainConfig, train
+
+V = 12
+CHORDS = [[0, 4, 7], [5, 9, 0], [7, 11, 2], [9, 0, 4]]  # I IV V vi, as pitch classes
+META = {"low": 60, "high": 71, "steps_per_beat": 1, "out_of_range": "fold", "qpm": 100.0}
+
+
+def loop_piece(T, offset=0):
+    roll = np.zeros((T, V), np.uint8)
+    for t in range(T):
+        roll[t, CHORDS[(t + offset) % 4]] = 1
+    return roll
+
+
+def small_config(**kw):
+    base = dict(epochs=2, cd_k=3, batch=3, chunk=8, lr=0.01, lr_rnn=0.01, patience=100,
+                negative_batch=2, negative_weight=0.05)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("gradient", ["rtrl", "bptt"])
+def test_learns_a_four_chord_loop(tmp_path, gradient):
+    pieces = [loop_piece(32, i % 4) for i in range(8)]
+    res = train(pieces, [loop_piece(32, 1)], ModelConfig(V, 16, 16),
+                small_config(epochs=40, gradient=gradient, cd_k=5, batch=4, chunk=16, negative_weight=0.0),
+                tmp_path / "m.npz", META)
+    assert max(h["valid_acc"] for h in res.history) > 0.9
+    assert res.history[0]["valid_acc"] < 0.5  # it really learned it
+    best = load_checkpoint(tmp_path / "m.npz")
+    assert best.meta["best_valid_acc"] == max(h["valid_acc"] for h in res.history)
+
+
+def test_resume_is_exact(tmp_path):
+    pieces = [loop_piece(20, i) for i in range(5)]
+    valid = [loop_piece(12)]
+    cfg = small_config(epochs=3)
+    train(pieces, valid, ModelConfig(V, 8, 6), cfg, tmp_path / "a.npz", META)
+    train(pieces, valid, ModelConfig(V, 8, 6), small_config(epochs=1), tmp_path / "b.npz", META)
+    res = train(pieces, valid, ModelConfig(V, 8, 6), cfg, tmp_path / "b.npz", META, resume=True)
+    a = load_checkpoint(tmp_path / "a.last.npz")
+    b = load_checkpoint(tmp_path / "b.last.npz")
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    log = [json.loads(line) for line in (tmp_path / "b.log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3]
+
+
+def test_negative_regularizer_changes_the_updates(tmp_path):
+    pieces = [loop_piece(16, i) for i in range(4)]
+    runs = {}
+    for lam in (0.0, 0.5):
+        train(pieces, [], ModelConfig(V, 8, 6), small_config(epochs=1, negative_weight=lam), tmp_path / f"{lam}.npz", META)
+        runs[lam] = load_checkpoint(tmp_path / f"{lam}.last.npz").params
+    # The regularizer reaches the recurrent weights too (it goes through the RNN).
+    for name in ("W", "bv", "Wuu", "Wvu"):
+        assert not np.allclose(runs[0.0][name], runs[0.5][name])
+
+
+def test_random_songs_are_fresh_and_dense():
+    rng = np.random.default_rng(0)
+    a = random_songs(3, 50, 20, 0.8, rng)
+    b = random_songs(3, 50, 20, 0.8, rng)
+    assert not np.array_equal(a.v, b.v)
+    assert 0.75 < a.v.mean() < 0.85
+    assert a.first[:, 0].all() and not a.first[:, 1:].any() and a.valid.all()
+
+
+def test_epoch_chunks_cover_every_frame_once():
+    rng = np.random.default_rng(1)
+    pieces = [np.full((T, 3), i + 1, np.uint8) for i, T in enumerate([5, 9, 0, 3, 12, 7])]
+    chunks = list(epoch_chunks(pieces, 2, 4, rng))
+    v = np.concatenate([c.v for c in chunks], axis=1)
+    first = np.concatenate([c.first for c in chunks], axis=1)
+    valid = np.concatenate([c.valid for c in chunks], axis=1)
+    assert valid.sum() == 36 and first.sum() == 5
+    ids = v[..., 0][valid]
+    assert sorted(np.bincount(ids.astype(int))[1:].tolist()) == sorted([5, 9, 0, 3, 12, 7])
+    for b in range(2):  # every piece starts at a 'first' flag and is contiguous
+        starts = np.flatnonzero(first[b])
+        assert all(v[b, s, 0] != v[b, s - 1, 0] or not valid[b, s - 1] for s in starts if s > 0)
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_a_finite_checkpoint(tmp_path):
+    pieces = [loop_piece(16, i) for i in range(4)]
+    train(pieces, [], ModelConfig(V, 8, 6), small_config(epochs=1), tmp_path / "m.npz", META)
+    before = load_checkpoint(tmp_path / "m.last.npz")
+    with pytest.raises(RnnrbmError, match="diverged"):
+        train(pieces, [], ModelConfig(V, 8, 6), small_config(epochs=5, lr=1e38, lr_rnn=1e38, clip=0),
+              tmp_path / "m.npz", META, resume=False)
+    after = load_checkpoint(tmp_path / "m.last.npz")  # loads: finite by validation
+    assert after.meta["epoch"] <= 5 and all(np.all(np.isfinite(p)) for p in after.params.values())
+    assert before.meta["epoch"] == 1
+
+
+def test_pretraining_moves_only_the_rbm(tmp_path):
+    pieces = [loop_piece(16, i) for i in range(4)]
+    from rnnrbm.model import init_params
+    from rnnrbm.train import pretrain_rbm
+    params = init_params(ModelConfig(V, 8, 6), np.random.default_rng(0))
+    start = {k: v.copy() for k, v in params.items()}
+    pretrain_rbm(params, pieces, small_config(pretrain_epochs=2), np.random.default_rng(1))
+    assert not np.allclose(params["W"], start["W"])
+    for name in ("Wuu", "Wvu", "Wuv", "Wuh", "bu", "u0"):
+        np.testing.assert_array_equal(params[name], start[name])
+
+
+@pytest.mark.parametrize("bad", [dict(cd_k=0), dict(negative_p=0.4), dict(gradient="sgd"), dict(dtype="int8")])
+def test_bad_config_is_a_usage_error(tmp_path, bad):
+    with pytest.raises(UsageError):
+        train([loop_piece(8)], [], ModelConfig(V, 4, 4), small_config(**bad), tmp_path / "m.npz", META)
