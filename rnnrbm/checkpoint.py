@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +78,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    except Exception as exc:  # any parse failure of a damaged file is the same user-facing problem
         raise RnnrbmError(f"{path} is not a readable rnnrbm checkpoint ({type(exc).__name__}: {exc})") from None
     if "meta" not in data:
         raise RnnrbmError(f"{path} is not an rnnrbm checkpoint (no 'meta' entry)")
