@@ -247,3 +247,27 @@ def train(train_pieces: list[np.ndarray], valid_pieces: list[np.ndarray], model_
                 save_checkpoint(out, Checkpoint(params, meta_now(epoch - 1)))
             result.interrupted = True
     return result
+
+
+def train_on_files(paths: list[Path], ingest_config, model_config: ModelConfig | None, config: TrainConfig,
+                   out: str | Path, resume: bool = False, jobs: int = 1, on_event: Callable | None = None,
+                   progress=None) -> TrainResult:
+    """Load training data from any input form (corpus .npz, JSON, MIDI files/folders) and :func:`train`.
+
+    ``model_config`` gives the hidden and recurrent sizes; ``n_visible`` is set
+    from the data's pitch range. ``progress`` is passed to the ingest of MIDI files.
+    """
+    from rnnrbm.ingest import load_pieces
+
+    config.check()
+    check_writable(Path(out))
+    corpus = load_pieces([Path(p) for p in paths], ingest_config, jobs=jobs, progress=progress)
+    model_config = replace(model_config or ModelConfig(), n_visible=corpus.n_visible)
+    meta = {key: corpus.meta.get(key) for key in ("low", "high", "steps_per_beat", "out_of_range")}
+    meta["qpm"] = corpus.meta.get("qpm") or 100.0
+    meta["ingest"] = corpus.meta.get("ingest", {})
+    train_pieces = corpus.pieces("train")
+    if not any(len(p) for p in train_pieces):
+        raise RnnrbmError(f"no training pieces: all {len(corpus)} piece(s) fell in the valid/test splits; "
+                          "lower --valid-fraction/--test-fraction or add more music")
+    return train(train_pieces, corpus.pieces("valid"), model_config, config, out, meta, resume, on_event)

@@ -1,1 +1,81 @@
-"""``rnnrbm train``."""
+"""``rnnrbm train``: fit an RNN-RBM to MIDI files, a corpus .npz or benchmark JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from rnnrbm.cli import app, console, domain_errors, err_console
+from rnnrbm.cli import options as opt
+
+
+@app.command(epilog="Example: rnnrbm train data/bach-chorales/ -o models/bach.npz --epochs 50")
+@domain_errors
+def train(
+    paths: List[Path] = typer.Argument(..., help="MIDI files or folders, a corpus .npz, or benchmark JSON."),
+    out: Path = typer.Option(Path("models/model.npz"), "-o", "--out", help="Checkpoint (best valid epoch); "
+                             "'<name>.last.npz' and '<name>.log.jsonl' are written beside it."),
+    epochs: int = typer.Option(100, help="Maximum number of epochs."),
+    hidden: int = typer.Option(150, "--hidden", help="Hidden units of the RBM."),
+    recurrent: int = typer.Option(100, "--recurrent", help="Units of the recurrent net."),
+    gradient: str = typer.Option("rtrl", help="rtrl (exact, untruncated) or bptt (truncated at chunks, faster)."),
+    cd_k: int = typer.Option(15, "--cd-k", help="Gibbs steps of contrastive divergence."),
+    batch: int = typer.Option(16, help="Sequences processed in parallel."),
+    chunk: int = typer.Option(25, help="Time steps per parameter update."),
+    dtype: str = typer.Option("float32", help="float32 or float64."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate of the RBM part."),
+    lr_rnn: float = typer.Option(1e-3, "--lr-rnn", help="Adam learning rate of the recurrent part."),
+    clip: float = typer.Option(5.0, help="Clip the gradient's global norm (0 = off)."),
+    negative_batch: int = typer.Option(4, "--negative-batch", help="Random dense songs per update."),
+    negative_p: float = typer.Option(0.75, "--negative-p", help="Note-on probability of the random songs (> 0.5)."),
+    negative_weight: float = typer.Option(0.1, "--negative-weight", help="Weight of the negative-gradient regularizer (0 = off)."),
+    pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", help="RBM pretraining epochs on single frames."),
+    patience: int = typer.Option(10, help="Stop after this many epochs without a better valid accuracy."),
+    seed: int = typer.Option(0, help="Seed of initialisation and all sampling."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from '<out>.last.npz'."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    low: Optional[str] = opt.LOW, high: Optional[str] = opt.HIGH, range_: Optional[str] = opt.RANGE,
+    steps_per_beat: Optional[int] = opt.STEPS_PER_BEAT, out_of_range: str = opt.OUT_OF_RANGE,
+    pedal: bool = opt.PEDAL, transpose_to_c: bool = opt.TRANSPOSE, min_steps: int = opt.MIN_STEPS,
+    valid_fraction: float = opt.VALID_FRACTION, test_fraction: float = opt.TEST_FRACTION, jobs: int = opt.JOBS,
+) -> None:
+    """Train an RNN-RBM (CD-k, exact RTRL, negative-gradient regularizer)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from rnnrbm.model import ModelConfig
+    from rnnrbm.train import TrainConfig, train_on_files
+
+    config = TrainConfig(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
+                         lr_rnn=lr_rnn, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
+                         negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
+                         seed=seed)
+    ingest = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c, min_steps,
+                               valid_fraction, test_fraction)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                        TimeRemainingColumn(), console=console, disable=quiet, transient=False)
+    task = {}
+
+    def on_event(kind: str, info: dict) -> None:
+        if kind == "pretrain":
+            console.print(f"pretrain epoch {info['epoch']}/{info['epochs']} done") if not quiet else None
+        elif kind == "epoch_start":
+            task["id"] = progress.add_task(f"epoch {info['epoch']}/{info['epochs']}", total=info["frames"], info="")
+        elif kind == "update":
+            progress.update(task["id"], advance=info["frames"], info=f"cost {info['cost']:+.3f}")
+        elif kind == "epoch_end":
+            acc = "-" if info["valid_acc"] is None else f"{info['valid_acc']:.4f}"
+            progress.update(task["id"], info=f"{info['steps_per_s']:.0f} steps/s  cost {info['train_cost']:+.3f}  "
+                                             f"valid acc {acc}{'  *best*' if info['best'] else ''}")
+
+    with progress:
+        result = train_on_files(paths, ingest, ModelConfig(n_hidden=hidden, n_recurrent=recurrent), config, out,
+                                resume=resume, jobs=jobs, on_event=on_event)
+    if result.interrupted:
+        err_console.print(f"interrupted: saved {result.last_path} (resume with --resume) and kept {result.best_path}")
+        raise typer.Exit(130)
+    why = "early stop: no better valid accuracy" if result.stopped_early else "done"
+    best = max((h for h in result.history if h["valid_acc"] is not None), key=lambda h: h["valid_acc"], default=None)
+    summary = f" (best valid acc {best['valid_acc']:.4f} at epoch {best['epoch']})" if best else ""
+    console.print(f"{why}: {len(result.history)} epoch(s); model saved to [bold]{result.best_path}[/]{summary}")

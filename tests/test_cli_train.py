@@ -1,0 +1,67 @@
+"""``rnnrbm train`` end to end in tmp_path, and its argument errors."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rnnrbm.checkpoint import load_checkpoint
+from rnnrbm.cli import app
+from rnnrbm.midi import write_midi
+
+runner = CliRunner()
+FAST = ["--epochs", "1", "--hidden", "8", "--recurrent", "6", "--cd-k", "1", "--batch", "2", "--chunk", "8", "--quiet"]
+
+
+@pytest.fixture
+def songs(tmp_path):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    chords = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [57, 60, 64]]
+    for i in range(6):
+        roll = np.zeros((32, 36), np.uint8)
+        for t in range(32):
+            roll[t, np.array(chords[(t // 4 + i) % 4]) - 60] = 1
+        write_midi(roll, folder / f"song{i}.mid", low=60, steps_per_beat=4)
+    return folder
+
+
+def test_train_a_midi_folder_writes_loadable_checkpoints(tmp_path, songs):
+    out = tmp_path / "run" / "m.npz"
+    result = runner.invoke(app, ["train", str(songs), "-o", str(out), *FAST, "--valid-fraction", "0.2"])
+    assert result.exit_code == 0, result.output
+    ckpt = load_checkpoint(out)
+    assert (ckpt.meta["low"], ckpt.meta["high"], ckpt.meta["steps_per_beat"]) == (60, 95, 4)
+    assert ckpt.model_config.n_visible == 36 and ckpt.model_config.n_hidden == 8
+    assert ckpt.meta["train"]["cd_k"] == 1 and ckpt.meta["epoch"] == 1
+    assert load_checkpoint(tmp_path / "run" / "m.last.npz").opt  # resume state is there
+    assert (tmp_path / "run" / "m.log.jsonl").read_text().count("\n") == 1
+
+
+def test_train_resume_extends_the_run(tmp_path, songs):
+    out = tmp_path / "m.npz"
+    assert runner.invoke(app, ["train", str(songs), "-o", str(out), *FAST]).exit_code == 0
+    args = ["train", str(songs), "-o", str(out), *FAST[2:], "--epochs", "2", "--resume"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(tmp_path / "m.last.npz").meta["epoch"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cd-k", "0"], "--cd-k"),
+    (["--negative-p", "0.3"], "--negative-p"),
+    (["--low", "C6", "--high", "C4"], "above high note"),
+    (["--gradient", "magic"], "--gradient"),
+])
+def test_bad_options_exit_2_with_one_line(tmp_path, songs, args, message):
+    result = runner.invoke(app, ["train", str(songs), "-o", str(tmp_path / "m.npz"), *FAST, *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_data_and_unwritable_output_fail_before_training(tmp_path, songs):
+    result = runner.invoke(app, ["train", str(tmp_path / "nothing"), "-o", str(tmp_path / "m.npz"), *FAST])
+    assert result.exit_code == 2 and "nothing" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["train", str(songs), "-o", str(blocker / "m.npz"), *FAST])
+    assert result.exit_code == 2 and "cannot write" in result.output
