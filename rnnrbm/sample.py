@@ -1,0 +1,424 @@
+"""Composing with a trained RNN-RBM: sampling piano rolls and writing them as MIDI (and WAV).
+
+Sampling (Boulanger-Lewandowski et al., 2012, section 3) goes one frame at a time.
+With the recurrent state ``u_{t-1}`` the RBM of step t has biases::
+
+    bv_t = bv + u_{t-1} Wuv,    bh_t = bh + u_{t-1} Wuh
+
+and ``k`` block Gibbs steps, started at the previous frame (zeros before the first
+frame, or the primer's last frame), draw ``v_t`` from it, at temperature ``T``
+(``p(v, h) ∝ exp(-E(v, h) / T)``: W, bv_t and bh_t divided by T). The frame is fed
+back: ``u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)``. The whole loop runs in one Numba
+kernel, :func:`rnnrbm.kernels.generate_frames`; sampling is done in float32
+whatever the checkpoint's dtype.
+
+Reproducibility: all randomness comes from ``numpy.random.default_rng(seed)``
+(uniforms drawn in chunks of time steps, in order), so one seed gives the same
+roll, and the same MIDI bytes, on every run. Output file ``i`` of ``n``
+(``out-1.mid``, ``out-2.mid``, ...; just ``out.mid`` when n = 1) uses seed
+``seed + i - 1``, so ``--seed S -n 3`` writes in ``out-2.mid`` what
+``--seed S+1`` writes in ``out.mid``.
+
+Nothing here prints; the CLI reports the :class:`GenerateResult`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import wave
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from rnnrbm.errors import RnnrbmError, UsageError
+
+DEFAULT_STEPS = 256
+DEFAULT_GIBBS_STEPS = 25
+DEFAULT_QPM = 100.0
+BEATS_PER_BAR = 4
+MAX_STEPS = 1_000_000
+MAX_OUTPUTS = 1000
+MIDI_SUFFIXES = (".mid", ".midi")
+PRIMER_SUFFIXES = (".mid", ".midi", ".kar")
+WAV_RATE = 22050
+CHUNK_DRAWS = 1 << 21  # uniforms drawn per kernel call (8 MB of float32)
+
+SeedLike = Union[int, np.random.Generator]
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def sampling_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The parameters as C-contiguous float32 arrays, the dtype the sampler runs in."""
+    return {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in params.items()}
+
+
+def prime(params: dict[str, np.ndarray], primer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the RNN over a primer and return the state to continue from.
+
+    Parameters
+    ----------
+    params : model parameters (see :mod:`rnnrbm.model`).
+    primer : (T, n_visible) binary roll v_1..v_T, T >= 1.
+
+    Returns
+    -------
+    u : (n_recurrent,) u_T, with u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu) from u_0 = u0.
+    v : (n_visible,) uint8, the last frame v_T (start of the first Gibbs chain).
+    """
+    from rnnrbm.model import recurrence
+
+    primer = np.asarray(primer)
+    if primer.ndim != 2 or primer.shape[1] != params["W"].shape[0] or len(primer) == 0:
+        raise ValueError(f"primer must be (T >= 1, {params['W'].shape[0]}), got {primer.shape}")
+    u = recurrence(params, (primer != 0).astype(params["W"].dtype))[-1]
+    return np.ascontiguousarray(u), (primer[-1] != 0).astype(np.uint8)
+
+
+def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int = DEFAULT_GIBBS_STEPS,
+                temperature: float = 1.0, seed: SeedLike = 0, primer: Optional[np.ndarray] = None
+                ) -> np.ndarray:
+    """Sample ``n_steps`` frames from the RNN-RBM (the primer not included).
+
+    Parameters
+    ----------
+    params : model parameters (see :mod:`rnnrbm.model`); sampling runs in float32.
+    n_steps : number of frames T to generate, >= 1.
+    gibbs_steps : k, block Gibbs steps per frame, >= 1.
+    temperature : T_temp > 0; the RBM at each step samples ``p(v, h) ∝ exp(-E(v, h) / T_temp)``.
+    seed : an integer (``numpy.random.default_rng(seed)``) or a Generator to draw from.
+    primer : optional (P, n_visible) binary roll; the RNN runs over it first and the
+        first Gibbs chain starts at its last frame. Without one, generation starts
+        from u_0 = u0 and an all-zero frame.
+
+    Returns
+    -------
+    (n_steps, n_visible) uint8 roll v_1..v_T; column j is pitch ``low + j``.
+    """
+    from rnnrbm.kernels import generate_frames
+
+    if n_steps < 1 or gibbs_steps < 1 or not temperature > 0:
+        raise ValueError(f"need n_steps >= 1, gibbs_steps >= 1, temperature > 0 "
+                         f"(got {n_steps}, {gibbs_steps}, {temperature})")
+    p = sampling_params(params)
+    V, H = p["W"].shape
+    if primer is None:
+        u, v = p["u0"].copy(), np.zeros(V, np.uint8)
+    else:
+        u, v = prime(p, primer)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    out = np.empty((n_steps, V), np.uint8)
+    chunk = max(1, CHUNK_DRAWS // (gibbs_steps * (H + V)))
+    for start in range(0, n_steps, chunk):
+        stop = min(n_steps, start + chunk)
+        uniforms = rng.random((stop - start, gibbs_steps, H + V), dtype=np.float32)
+        generate_frames(p, u, v, uniforms, temperature, out=out[start:stop])
+    return out
+
+
+# ---------------------------------------------------------------- options and results
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What ``rnnrbm generate`` does; every field has the CLI's default.
+
+    At most one of ``steps``, ``bars`` (4 beats each) and ``seconds`` sets the
+    length of the generated part (the primer not counted); none means
+    :data:`DEFAULT_STEPS`. ``seed=None`` picks a random seed (reported in the
+    result). ``qpm=None`` takes the checkpoint's tempo (``meta["qpm"]``, else 100).
+    """
+
+    steps: Optional[int] = None
+    bars: Optional[float] = None
+    seconds: Optional[float] = None
+    num_outputs: int = 1
+    seed: Optional[int] = None
+    gibbs_steps: int = DEFAULT_GIBBS_STEPS
+    temperature: float = 1.0
+    keep_primer: bool = False
+    qpm: Optional[float] = None
+    program: int = 0
+    velocity: int = 80
+
+    def __post_init__(self):
+        given = [name for name in ("steps", "bars", "seconds") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise UsageError(f"give only one of --steps, --bars and --seconds (got {' and '.join('--' + g for g in given)})")
+        if self.steps is not None and not 1 <= self.steps <= MAX_STEPS:
+            raise UsageError(f"--steps must be 1-{MAX_STEPS}, not {self.steps}")
+        if self.bars is not None and not (np.isfinite(self.bars) and self.bars > 0):
+            raise UsageError(f"--bars must be positive, not {self.bars:g}")
+        if self.seconds is not None and not (np.isfinite(self.seconds) and self.seconds > 0):
+            raise UsageError(f"--seconds must be positive, not {self.seconds:g}")
+        if not 1 <= self.num_outputs <= MAX_OUTPUTS:
+            raise UsageError(f"--num-outputs must be 1-{MAX_OUTPUTS}, not {self.num_outputs}")
+        if self.seed is not None and self.seed < 0:
+            raise UsageError(f"--seed must be a non-negative integer, not {self.seed}")
+        if self.gibbs_steps < 1:
+            raise UsageError(f"--gibbs-steps must be at least 1, not {self.gibbs_steps}")
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise UsageError(f"--temperature must be a positive number (1 = the model's distribution), "
+                             f"not {self.temperature:g}")
+        if self.qpm is not None and not 4 <= self.qpm <= 1000:
+            raise UsageError(f"--qpm must be 4-1000 quarter notes per minute, not {self.qpm:g}")
+        if not 0 <= self.program <= 127:
+            raise UsageError(f"--program must be a General MIDI program 0-127, not {self.program}")
+        if not 1 <= self.velocity <= 127:
+            raise UsageError(f"--velocity must be 1-127, not {self.velocity}")
+
+
+@dataclass
+class GeneratedPiece:
+    """One output file: the roll written (primer included when kept) and where."""
+
+    path: Path
+    seed: int
+    roll: np.ndarray  # (T, n_visible) uint8
+    low: int
+    step_seconds: float
+    primer_steps: int = 0  # leading steps of ``roll`` that are the primer
+    wav: Optional[Path] = None
+
+    @property
+    def duration(self) -> float:
+        """Length of the roll in seconds."""
+        return len(self.roll) * self.step_seconds
+
+    @property
+    def n_notes(self) -> int:
+        """MIDI notes in the file: runs of consecutive on-steps of a pitch."""
+        on = self.roll != 0
+        return int(on[:1].sum() + (on[1:] & ~on[:-1]).sum())
+
+    @property
+    def mean_notes(self) -> float:
+        """Mean number of sounding pitches per step (polyphony)."""
+        return float(self.roll.sum() / max(len(self.roll), 1))
+
+    @property
+    def pitch_span(self) -> Optional[tuple[int, int]]:
+        """Lowest and highest MIDI pitch used, or None for a silent roll."""
+        used = np.nonzero(self.roll.any(axis=0))[0]
+        return (self.low + int(used[0]), self.low + int(used[-1])) if len(used) else None
+
+
+@dataclass
+class GenerateResult:
+    """What :func:`generate_files` did."""
+
+    model: Path
+    seed: int
+    seed_chosen: bool  # True when no seed was given and one was picked
+    low: int
+    high: int
+    steps_per_beat: int
+    qpm: float
+    steps: int  # generated steps per piece (primer excluded)
+    gibbs_steps: int
+    temperature: float
+    pieces: list[GeneratedPiece] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- paths and checkpoint
+
+
+def default_model_path() -> Path:
+    """The shipped checkpoint, ``default.npz`` of the installed package ``rnnrbm.models``."""
+    return Path(str(resources.files("rnnrbm.models") / "default.npz"))
+
+
+def numbered(path: Path, n: int) -> list[Path]:
+    """``[path]`` for n = 1, else ``stem-1.suffix`` .. ``stem-n.suffix`` beside ``path``."""
+    path = Path(path)
+    if n == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(1, n + 1)]
+
+
+def check_writable(path: Path, suffixes: tuple[str, ...], what: str) -> None:
+    """Raise :class:`UsageError` unless ``path`` has one of ``suffixes`` and can be written now."""
+    from rnnrbm.corpus import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{what} {path} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a folder; give a file name like out{suffixes[0]}")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {what} {path}: folder {path.parent} does not exist")
+    try:
+        atomic_write(path.parent / f".{path.name}.probe", lambda handle: None).unlink()
+    except (RnnrbmError, OSError) as exc:
+        raise UsageError(f"cannot write {what} {path}: {exc}") from None
+
+
+def load_model(model: Optional[Path]):
+    """Load ``model`` (None: the shipped default) as a :class:`~rnnrbm.checkpoint.Checkpoint`."""
+    from rnnrbm.checkpoint import load_checkpoint
+
+    if model is None:
+        path = default_model_path()
+        if not path.is_file():
+            raise UsageError(f"the shipped model {path} is missing; train one with "
+                             "'rnnrbm train MIDI_FOLDER -o model.npz' and pass -m model.npz")
+    else:
+        path = Path(model)
+        if not path.exists():
+            raise UsageError(f"model {path} does not exist; pass a checkpoint written by 'rnnrbm train'")
+        if not path.is_file():
+            raise UsageError(f"model {path} is not a file; pass a checkpoint .npz written by 'rnnrbm train'")
+    ckpt = load_checkpoint(path)
+    if "low" not in ckpt.meta or "high" not in ckpt.meta:
+        raise RnnrbmError(f"{path}: checkpoint metadata has no pitch range (low/high), so its notes are unknown")
+    return path, ckpt
+
+
+def primer_config(meta: dict):
+    """The :class:`~rnnrbm.ingest.IngestConfig` that reads a primer like the model's training data."""
+    from rnnrbm.ingest import IngestConfig
+
+    known = {f.name for f in fields(IngestConfig)}
+    options = {k: v for k, v in (meta.get("ingest") or {}).items() if k in known}
+    options.update(low=int(meta["low"]), high=int(meta["high"]),
+                   steps_per_beat=int(meta.get("steps_per_beat", 4)),
+                   out_of_range=meta.get("out_of_range", options.get("out_of_range", "fold")),
+                   min_steps=1, valid_fraction=0.0, test_fraction=0.0)
+    return IngestConfig(**options)
+
+
+def read_primer(path: Path, meta: dict) -> np.ndarray:
+    """A MIDI primer as a (T, n_visible) uint8 roll in the checkpoint's range and grid.
+
+    Notes outside the range are folded by octaves (or dropped) as the model's own
+    data were; a file without usable notes is rejected with the reason.
+    """
+    from rnnrbm.ingest import load_pieces
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"primer {path} does not exist or is not a file")
+    if path.suffix.lower() not in PRIMER_SUFFIXES:
+        raise UsageError(f"primer {path} must be a MIDI file ({', '.join(PRIMER_SUFFIXES)})")
+    try:
+        pieces = load_pieces([path], primer_config(meta)).pieces()
+    except RnnrbmError as exc:
+        raise UsageError(f"cannot use primer {path}: {exc}") from None
+    if len(pieces) != 1 or len(pieces[0]) == 0:
+        raise UsageError(f"cannot use primer {path}: it gives no usable music")
+    roll = np.array(pieces[0], dtype=np.uint8)
+    if not roll.any():
+        raise UsageError(f"cannot use primer {path}: none of its notes fit the model's range "
+                         f"{meta['low']}..{meta['high']}")
+    return roll
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_wav(midi, path: Path, fs: int = WAV_RATE, min_seconds: float = 0.0) -> Path:
+    """Render ``midi`` (a PrettyMIDI) with sine waves to a 16-bit mono WAV, peak-normalised, atomically."""
+    from rnnrbm.corpus import atomic_write
+
+    audio = midi.synthesize(fs=fs) if any(inst.notes for inst in midi.instruments) else np.zeros(0)
+    audio = np.pad(audio, (0, max(0, int(np.ceil(min_seconds * fs)) - len(audio))))
+    peak = float(np.abs(audio).max(initial=0.0))
+    pcm = (audio * (0.9 * 32767 / peak) if peak > 0 else audio).astype("<i2")
+
+    def write(handle) -> None:
+        with wave.open(handle, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(fs)
+            w.writeframes(pcm.tobytes())
+
+    return atomic_write(Path(path), write)
+
+
+def resolve_steps(options: GenerateOptions, steps_per_beat: int, qpm: float) -> int:
+    """Generated steps from ``--steps``, ``--bars`` (4 beats) or ``--seconds`` (at ``qpm``)."""
+    if options.bars is not None:
+        steps, what = round(options.bars * BEATS_PER_BAR * steps_per_beat), f"--bars {options.bars:g}"
+    elif options.seconds is not None:
+        steps, what = round(options.seconds * qpm / 60.0 * steps_per_beat), f"--seconds {options.seconds:g}"
+    else:
+        return DEFAULT_STEPS if options.steps is None else options.steps
+    if not 1 <= steps <= MAX_STEPS:
+        raise UsageError(f"{what} gives {steps} steps at {steps_per_beat} steps per beat"
+                         + (f" and {qpm:g} qpm" if options.seconds is not None else "")
+                         + f"; need 1-{MAX_STEPS}")
+    return int(steps)
+
+
+def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *, model: Optional[Path] = None,
+                   primer: Optional[Path] = None, wav: Optional[Path] = None) -> GenerateResult:
+    """Sample ``options.num_outputs`` pieces from a checkpoint and write them as MIDI (and WAV).
+
+    Every argument is checked, and every output path probed for writability,
+    before sampling starts; all pieces are sampled before the first file is
+    written, and each write is atomic, so an interrupt leaves no partial file.
+
+    Parameters
+    ----------
+    output : ``.mid``/``.midi`` path; numbered ``stem-i`` when ``num_outputs > 1``.
+    options : see :class:`GenerateOptions`.
+    model : checkpoint ``.npz``; None uses the shipped ``rnnrbm/models/default.npz``.
+    primer : optional MIDI file to continue (read in the checkpoint's range and grid).
+    wav : optional ``.wav`` path for a sine-wave rendering, numbered like ``output``.
+
+    Raises
+    ------
+    UsageError for bad arguments or unwritable paths, RnnrbmError for an unreadable checkpoint.
+    """
+    from rnnrbm.midi import roll_to_midi, write_midi
+
+    outputs = numbered(Path(output), options.num_outputs)
+    wavs = numbered(Path(wav), options.num_outputs) if wav is not None else [None] * len(outputs)
+    for path in outputs:
+        if Path(path).suffix.lower() not in MIDI_SUFFIXES:
+            raise UsageError(f"output {path} must end in .mid or .midi")
+    if wav is not None and Path(wav).suffix.lower() != ".wav":
+        raise UsageError(f"--wav {wav} must end in .wav")
+    if options.keep_primer and primer is None:
+        raise UsageError("--keep-primer needs --primer FILE.mid")
+
+    model_path, ckpt = load_model(model)
+    meta = ckpt.meta
+    low, high = int(meta["low"]), int(meta["high"])
+    steps_per_beat = int(meta.get("steps_per_beat", 4))
+    qpm = float(options.qpm if options.qpm is not None else meta.get("qpm") or DEFAULT_QPM)
+    qpm = min(max(qpm, 4.0), 1000.0)  # a checkpoint's measured tempo could be extreme
+    n_steps = resolve_steps(options, steps_per_beat, qpm)
+
+    for path in outputs:
+        check_writable(path, MIDI_SUFFIXES, "output")
+    for path in wavs:
+        if path is not None:
+            check_writable(path, (".wav",), "--wav output")
+
+    primer_roll = read_primer(primer, meta) if primer is not None else None
+    seed_chosen = options.seed is None
+    seed = secrets.randbelow(2**31) if seed_chosen else int(options.seed)
+    result = GenerateResult(model_path, seed, seed_chosen, low, high, steps_per_beat, qpm, n_steps,
+                            options.gibbs_steps, options.temperature)
+    step_seconds = 60.0 / qpm / steps_per_beat
+    for i, path in enumerate(outputs):
+        roll = sample_roll(ckpt.params, n_steps, gibbs_steps=options.gibbs_steps,
+                           temperature=options.temperature, seed=seed + i, primer=primer_roll)
+        kept = 0
+        if options.keep_primer:
+            kept = len(primer_roll)
+            roll = np.concatenate([primer_roll, roll])
+        result.pieces.append(GeneratedPiece(path, seed + i, roll, low, step_seconds, kept, wavs[i]))
+
+    midi_options = dict(qpm=qpm, program=options.program, velocity=options.velocity,
+                        steps_per_beat=steps_per_beat)
+    for piece in result.pieces:
+        write_midi(piece.roll, piece.path, low, **midi_options)
+        if piece.wav is not None:
+            write_wav(roll_to_midi(piece.roll, low, **midi_options), piece.wav, min_seconds=piece.duration)
+    return result
