@@ -72,7 +72,7 @@ def check_output(path: Path, suffix: str = ".npz") -> None:
     if path.is_dir():
         raise UsageError(f"output {path} is a folder; give a file name like corpus{suffix}")
     if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+        raise UsageError(f"cannot write {path}: {path.parent} is not an existing folder")
     atomic_write(path.parent / f".{path.name}.probe", lambda handle: None).unlink()
 
 
@@ -248,8 +248,8 @@ def concat(corpora: list[Corpus]) -> Corpus:
                               [s for c in corpora for s in c.splits], first.meta)
 
 
-def read_benchmark_json(path: Path) -> list[tuple[str, list[list[int]]]]:
-    """(split, steps) for every piece of an ICML 2012 benchmark JSON file.
+def read_benchmark_json(path: Path) -> list[tuple[str, int, list[list[int]]]]:
+    """(split, index in split, steps) for every piece of an ICML 2012 benchmark JSON file.
 
     The format is ``{"train"|"valid"|"test": [[[pitch, ...] per step] per piece]}``.
     """
@@ -267,7 +267,7 @@ def read_benchmark_json(path: Path) -> list[tuple[str, list[list[int]]]]:
                     isinstance(step, list) and all(isinstance(p, (int, float)) and 0 <= p <= 127
                                                    for p in step) for step in steps):
                 raise RnnrbmError(f"{path}: {split} piece {i} is not a list of steps of MIDI pitches 0-127")
-            pieces.append((split, [[int(p) for p in step] for step in steps]))
+            pieces.append((split, i, [[int(p) for p in step] for step in steps]))
     return pieces
 
 

@@ -128,11 +128,11 @@ def test_benchmark_json_keeps_splits(tmp_path):
     path = tmp_path / "bench.json"
     path.write_text(json.dumps({"train": [[[60, 64], [], [67]]], "test": [[[48.0]], [[100, 61]]]}))
     pieces = read_benchmark_json(path)
-    assert [(s, len(p)) for s, p in pieces] == [("train", 3), ("test", 1), ("test", 1)]
-    roll, kept, folded, dropped = steps_to_roll(pieces[0][1], 60, 71)
+    assert [(s, i, len(p)) for s, i, p in pieces] == [("train", 0, 3), ("test", 0, 1), ("test", 1, 1)]
+    roll, kept, folded, dropped = steps_to_roll(pieces[0][2], 60, 71)
     np.testing.assert_array_equal(roll, np.array([[1, 0, 0, 0, 1] + [0] * 7, [0] * 12, [0] * 7 + [1] + [0] * 4]))
     assert (kept, folded, dropped) == (3, 0, 0)
-    roll, *counts = steps_to_roll(pieces[2][1], 60, 71, "drop")
+    roll, *counts = steps_to_roll(pieces[2][2], 60, 71, "drop")
     assert roll[0].nonzero()[0].tolist() == [1] and counts == [1, 0, 1]
 
 
@@ -166,7 +166,7 @@ def test_check_output(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the probe file is gone
     with pytest.raises(UsageError, match="must end in .npz"):
         check_output(tmp_path / "c.txt")
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(UsageError, match="not an existing folder"):
         check_output(tmp_path / "no" / "c.npz")
     (tmp_path / "dir.npz").mkdir()
     with pytest.raises(UsageError, match="is a folder"):

@@ -1,0 +1,349 @@
+"""Turn MIDI files, folders and benchmark JSON files into a :class:`~rnnrbm.corpus.Corpus`.
+
+:func:`ingest` is the driver behind ``rnnrbm ingest``; :func:`load_pieces` is
+what training, evaluation and generation call to get data in a given
+configuration, whatever form the user hands it in. Files are parsed in sorted
+path order (in worker processes with ``jobs > 1``) and a file that yields
+nothing usable is skipped with a short reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import statistics
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+
+from rnnrbm.corpus import Corpus, assign_split, concat, read_benchmark_json, steps_to_roll
+from rnnrbm.errors import RnnrbmError, UsageError
+from rnnrbm.midi import UnreadableMidi, midi_to_roll
+from rnnrbm.notes import OUT_OF_RANGE, check_range
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+DEFAULT_STEPS_PER_BEAT = {"midi": 4, "json": 1}  # the JSON format is already one step per step
+
+#: ``progress(name, status, done, total)``; status is "ok", "recovered" or "skipped: <reason>".
+Progress = Callable[[str, str, int, int], None]
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How files become piano rolls. Every field has the CLI's default.
+
+    ``steps_per_beat=None`` means: 4 for MIDI, 1 for benchmark JSON, and a
+    corpus file's own grid in :func:`load_pieces`.
+    """
+
+    low: int = 60
+    high: int = 95
+    steps_per_beat: Optional[int] = None
+    out_of_range: str = "fold"
+    pedal: bool = True
+    transpose_to_c: bool = False
+    min_steps: int = 2
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.1
+    max_steps: int = 200_000
+    timeout: float = 60.0
+
+    def __post_init__(self):
+        check_range(self.low, self.high)
+        if self.out_of_range not in OUT_OF_RANGE:
+            raise UsageError(f"--out-of-range must be fold or drop, not {self.out_of_range!r}")
+        if self.steps_per_beat is not None and not 1 <= self.steps_per_beat <= 96:
+            raise UsageError(f"--steps-per-beat must be 1-96, not {self.steps_per_beat}")
+        if not (0 <= self.valid_fraction <= 1 and 0 <= self.test_fraction <= 1
+                and self.valid_fraction + self.test_fraction <= 1):
+            raise UsageError("--valid-fraction and --test-fraction must be in 0-1 and sum to at most 1")
+        if self.min_steps < 1 or self.max_steps < self.min_steps or self.timeout <= 0:
+            raise UsageError("need 1 <= --min-steps <= --max-steps and a positive --timeout")
+
+    @property
+    def n_visible(self) -> int:
+        return self.high - self.low + 1
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file; ``name`` (path relative to the folder given) names and splits it."""
+
+    path: Path
+    name: str
+    kind: str  # "midi", "json" or "corpus"
+
+
+@dataclass
+class FileResult:
+    """What one MIDI file gave: a roll, or a skip reason. Small, so it pickles cheaply."""
+
+    roll: Optional[np.ndarray] = None
+    qpm: float = 0.0
+    counts: tuple[int, int, int] = (0, 0, 0)  # notes kept, folded, dropped
+    recovered: str = ""
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass
+class IngestReport:
+    """Summary of a run: what was read, skipped (by reason) and kept."""
+
+    files: int = 0
+    used: int = 0  # files that gave at least one piece
+    pieces: int = 0
+    steps: int = 0
+    kept: int = 0
+    folded: int = 0
+    dropped: int = 0
+    recovered: list[tuple[str, str]] = field(default_factory=list)
+    skipped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, name: str, reason: str, detail: str = "") -> None:
+        self.skipped.setdefault(reason, []).append((name, detail))
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(len(v) for v in self.skipped.values())
+
+
+class NothingUsable(RnnrbmError):
+    """No input gave a usable piece; carries the report so the CLI can show why."""
+
+    def __init__(self, report: IngestReport):
+        reasons = ", ".join(f"{reason} ({len(names)})" for reason, names in report.skipped.items())
+        super().__init__(f"no usable music in {report.files} file(s)"
+                         + (f": {reasons}" if reasons else "") + "; check the inputs and options")
+        self.report = report
+
+
+def collect_inputs(paths: Iterable[Path], allow_corpus: bool = False) -> list[Source]:
+    """Files to read, in sorted path order: MIDI found by recursing into folders,
+    and explicitly named MIDI, benchmark ``.json`` (and ``.npz`` if ``allow_corpus``) files.
+    """
+    found: dict[Path, Source] = {}
+    for given in map(Path, paths):
+        if given.is_dir():
+            for folder, dirs, files in os.walk(given):
+                dirs.sort()
+                for file in files:
+                    path = Path(folder, file)
+                    if path.suffix.lower() in MIDI_SUFFIXES:
+                        found.setdefault(path.resolve(), Source(path, path.relative_to(given).as_posix(), "midi"))
+        elif given.is_file():
+            suffix = given.suffix.lower()
+            kind = "midi" if suffix in MIDI_SUFFIXES else "json" if suffix == ".json" \
+                else "corpus" if suffix == ".npz" and allow_corpus else None
+            if kind is None:
+                accepted = ", ".join(MIDI_SUFFIXES + (".json",) + ((".npz",) if allow_corpus else ()))
+                raise UsageError(f"{given}: unsupported file type; give {accepted} files or folders")
+            found.setdefault(given.resolve(), Source(given, given.name, kind))
+        else:
+            raise UsageError(f"{given} does not exist")
+    return sorted(found.values(), key=lambda s: str(s.path))
+
+
+def ingest(paths: Iterable[Path], config: IngestConfig = IngestConfig(), jobs: int = 1,
+           progress: Optional[Progress] = None) -> tuple[Corpus, IngestReport]:
+    """Read MIDI files/folders and benchmark JSON files into a corpus.
+
+    Raises :class:`UsageError` for bad paths and :class:`NothingUsable` when no
+    piece survives; otherwise returns the corpus and a report of what was skipped.
+    """
+    paths = list(paths)
+    sources = collect_inputs(paths)
+    if not sources:
+        raise UsageError(f"no MIDI (.mid, .midi, .kar) or .json files in {', '.join(map(str, paths))}")
+    return ingest_sources(sources, config, jobs, progress, inputs=[str(p) for p in paths])
+
+
+def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
+                   progress: Optional[Progress] = None, inputs: Optional[list[str]] = None
+                   ) -> tuple[Corpus, IngestReport]:
+    """:func:`ingest` for already collected MIDI/JSON sources (``jobs=0``: one per CPU)."""
+    if jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
+    jobs = jobs or os.cpu_count() or 1
+    kinds = {s.kind for s in sources}
+    if config.steps_per_beat is None:
+        if kinds == {"midi", "json"}:
+            raise UsageError("mixing MIDI and benchmark JSON inputs needs an explicit --steps-per-beat")
+        config = replace(config, steps_per_beat=DEFAULT_STEPS_PER_BEAT[kinds.pop()])
+    report = IngestReport(files=len(sources))
+    results: list[list[tuple[str, str, np.ndarray]]] = [[] for _ in sources]  # (name, split, roll)
+    qpms: list[float] = []
+
+    def accept(index: int, name: str, split: str, roll: np.ndarray, counts) -> bool:
+        if len(roll) < config.min_steps:
+            report.skip(name, "too short", f"{len(roll)} < {config.min_steps} steps")
+            return False
+        report.kept, report.folded, report.dropped = (
+            a + b for a, b in zip((report.kept, report.folded, report.dropped), counts))
+        results[index].append((name, split, roll))
+        return True
+
+    done = 0
+    midi_tasks = []
+    for index, source in enumerate(sources):
+        if source.kind == "midi":
+            midi_tasks.append((index, source))
+            continue
+        status = "ok"
+        try:
+            benchmark = read_benchmark_json(source.path)
+        except RnnrbmError as exc:
+            report.skip(source.name, "not a benchmark JSON file", str(exc))
+            benchmark, status = [], "skipped: not a benchmark JSON file"
+        for split, i, steps in benchmark:
+            roll, *counts = steps_to_roll(steps, config.low, config.high, config.out_of_range,
+                                          config.transpose_to_c)
+            accept(index, f"{source.name}#{split}/{i}", split, roll, counts)
+        done += 1
+        if progress:
+            progress(source.name, status, done, len(sources))
+
+    for index, result in _parse_all(midi_tasks, config, jobs):
+        name = sources[index].name
+        status = "ok"
+        if result.roll is None:
+            report.skip(name, result.reason, result.detail)
+            status = f"skipped: {result.reason}"
+        else:
+            split = assign_split(name, config.valid_fraction, config.test_fraction)
+            if accept(index, name, split, result.roll, result.counts):
+                qpms.append(result.qpm)
+                if result.recovered:
+                    report.recovered.append((name, result.recovered))
+                    status = "recovered"
+            else:
+                status = "skipped: too short"
+        done += 1
+        if progress:
+            progress(name, status, done, len(sources))
+
+    pieces = [piece for per_file in results for piece in per_file]
+    report.pieces = len(pieces)
+    report.used = sum(1 for per_file in results if per_file)
+    if not pieces:
+        raise NothingUsable(report)
+    names, splits, rolls = zip(*pieces)
+    report.steps = sum(len(r) for r in rolls)
+    report.splits = {s: splits.count(s) for s in ("train", "valid", "test")}
+    meta = {key: value for key, value in asdict(config).items()
+            if key in ("low", "high", "steps_per_beat", "out_of_range", "pedal", "transpose_to_c", "min_steps")}
+    meta["qpm"] = round(statistics.median(qpms), 3) if qpms else 100.0
+    meta["ingest"] = {**asdict(config), "inputs": inputs or [s.name for s in sources]}
+    meta["notes"] = {"kept": report.kept, "folded": report.folded, "dropped": report.dropped}
+    return Corpus.from_pieces(list(rolls), list(names), list(splits), meta), report
+
+
+def _parse_all(tasks: list[tuple[int, Source]], config: IngestConfig, jobs: int):
+    """Yield (index, FileResult) for MIDI tasks, in order when serial, as they finish when parallel."""
+    options = {k: getattr(config, k) for k in ("low", "high", "steps_per_beat", "out_of_range",
+                                               "pedal", "transpose_to_c", "max_steps")}
+    if jobs == 1 or len(tasks) < 2:
+        for index, source in tasks:
+            yield index, parse_midi(str(source.path), options)
+        return
+    queue = list(reversed(tasks))
+    while queue:
+        # Spawned workers start clean (no inherited threads or Numba state).
+        with ProcessPoolExecutor(min(jobs, len(queue)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(config.timeout,)) as pool:
+            pending: dict = {}
+            broken = False
+            while queue or pending:
+                # Bounded submission: at most 4 files per worker in flight.
+                while queue and not broken and len(pending) < 4 * jobs:
+                    try:
+                        pending[pool.submit(parse_midi, str(queue[-1][1].path), options)] = queue[-1][0]
+                    except BrokenProcessPool:
+                        broken = True
+                        break
+                    queue.pop()
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        # A worker died (killed, out of memory): its in-flight files are
+                        # lost; the rest of the queue goes to a fresh pool.
+                        broken = True
+                        result = FileResult(reason="worker process crashed")
+                    yield index, result
+
+
+def _worker_init(timeout: float) -> None:
+    """Per-file timeout in worker processes: SIGALRM raises :class:`_Timeout` inside the parse."""
+    def alarm(signum, frame):
+        raise _Timeout()
+    signal.signal(signal.SIGALRM, alarm)
+    global _TIMEOUT
+    _TIMEOUT = timeout
+
+
+class _Timeout(BaseException):
+    """BaseException so no ``except Exception`` inside the parsers swallows it."""
+
+
+_TIMEOUT: Optional[float] = None  # set in worker processes only
+
+
+def parse_midi(path: str, options: dict) -> FileResult:
+    """Parse one MIDI file into a :class:`FileResult`; never raises for a bad file."""
+    if _TIMEOUT:
+        signal.setitimer(signal.ITIMER_REAL, _TIMEOUT)
+    try:
+        roll = midi_to_roll(Path(path), **options)
+        return FileResult(roll.roll, roll.qpm, (roll.kept, roll.folded, roll.dropped), roll.recovered)
+    except UnreadableMidi as exc:
+        return FileResult(reason=exc.reason, detail=str(exc))
+    except _Timeout:
+        return FileResult(reason="timed out", detail=f"over {_TIMEOUT:g} s")
+    except MemoryError:
+        return FileResult(reason="out of memory")
+    except Exception as exc:  # a malformed file can trip pretty_midi anywhere
+        return FileResult(reason="cannot parse", detail=f"{type(exc).__name__}: {exc}")
+    finally:
+        if _TIMEOUT:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def load_pieces(paths: list[Path], config: IngestConfig = IngestConfig(), jobs: int = 1,
+                progress: Optional[Progress] = None) -> Corpus:
+    """Data for train/evaluate/generate in ``config``'s range and grid, from any input form.
+
+    ``paths`` may name corpus ``.npz`` files (range converted by fold/drop if it
+    differs; a different grid is an error), benchmark ``.json`` files, and MIDI
+    files or folders (ingested on the fly). The corpora come first, then the rest.
+    """
+    sources = collect_inputs(paths, allow_corpus=True)
+    if not sources:
+        raise UsageError(f"no corpus, MIDI or .json files in {', '.join(map(str, paths))}")
+    corpora = [Corpus.load(s.path) for s in sources if s.kind == "corpus"]
+    steps_per_beat = config.steps_per_beat or (corpora[0].steps_per_beat if corpora else None)
+    config = replace(config, steps_per_beat=steps_per_beat)
+    corpora = [conform(corpus, config, s.path)
+               for corpus, s in zip(corpora, [s for s in sources if s.kind == "corpus"])]
+    others = [s for s in sources if s.kind != "corpus"]
+    if others:
+        corpora.append(ingest_sources(others, config, jobs, progress)[0])
+    return corpora[0] if len(corpora) == 1 else concat(corpora)
+
+
+def conform(corpus: Corpus, config: IngestConfig, where: Path) -> Corpus:
+    """``corpus`` in ``config``'s pitch range (fold/drop); its grid must already match."""
+    if config.steps_per_beat not in (None, corpus.steps_per_beat):
+        raise RnnrbmError(f"{where} has {corpus.steps_per_beat} steps per beat but {config.steps_per_beat} "
+                          f"are wanted; re-ingest it with --steps-per-beat {config.steps_per_beat}")
+    return corpus.with_range(config.low, config.high, config.out_of_range)
