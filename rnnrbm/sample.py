@@ -378,13 +378,14 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
 
     outputs = numbered(Path(output), options.num_outputs)
     wavs = numbered(Path(wav), options.num_outputs) if wav is not None else [None] * len(outputs)
-    for path in outputs:
-        if Path(path).suffix.lower() not in MIDI_SUFFIXES:
-            raise UsageError(f"output {path} must end in .mid or .midi")
-    if wav is not None and Path(wav).suffix.lower() != ".wav":
-        raise UsageError(f"--wav {wav} must end in .wav")
     if options.keep_primer and primer is None:
         raise UsageError("--keep-primer needs --primer FILE.mid")
+
+    for path in outputs:
+        check_writable(path, MIDI_SUFFIXES, "output")
+    for path in wavs:
+        if path is not None:
+            check_writable(path, (".wav",), "--wav output")
 
     model_path, ckpt = load_model(model)
     meta = ckpt.meta
@@ -393,12 +394,6 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
     qpm = float(options.qpm if options.qpm is not None else meta.get("qpm") or DEFAULT_QPM)
     qpm = min(max(qpm, 4.0), 1000.0)  # a checkpoint's measured tempo could be extreme
     n_steps = resolve_steps(options, steps_per_beat, qpm)
-
-    for path in outputs:
-        check_writable(path, MIDI_SUFFIXES, "output")
-    for path in wavs:
-        if path is not None:
-            check_writable(path, (".wav",), "--wav output")
 
     primer_roll = read_primer(primer, meta) if primer is not None else None
     seed_chosen = options.seed is None

@@ -23,37 +23,38 @@ def generate(
     out: Path = typer.Option(Path("out.mid"), "-o", "--out", help="MIDI file to write (.mid/.midi); with -n > 1, "
                              "'<stem>-1.mid', '<stem>-2.mid', ..."),
     model: Optional[Path] = typer.Option(None, "-m", "--model", show_default=False,
-                                         help="Checkpoint .npz from 'rnnrbm train' [default: the shipped "
-                                              "models/default.npz]"),
+                                         help="Checkpoint .npz from 'rnnrbm train' (default: the shipped "
+                                              "models/default.npz)."),
     steps: Optional[int] = typer.Option(None, "--steps", show_default=False,
-                                        help="Time steps to generate [default: 256]."),
+                                        help="Time steps to generate (default: 256)."),
     bars: Optional[float] = typer.Option(None, "--bars", help="Length in 4-beat bars instead of --steps."),
     seconds: Optional[float] = typer.Option(None, "--seconds", help="Length in seconds (at --qpm) instead of --steps."),
     num_outputs: int = typer.Option(1, "-n", "--num-outputs", help="Pieces to write; piece i uses seed + i - 1."),
     seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
                                        help="Random seed; the same seed gives byte-identical files "
-                                            "[default: a random seed, printed]."),
+                                            "(default: a random seed, printed)."),
     gibbs_steps: int = typer.Option(25, "--gibbs-steps", "-k", help="Block Gibbs steps per time step."),
     temperature: float = typer.Option(1.0, "--temperature", "-t",
                                       help="Divides the RBM energy: < 1 is more conservative, > 1 wilder."),
     primer: Optional[Path] = typer.Option(None, "--primer", help="MIDI file to continue from."),
     keep_primer: bool = typer.Option(False, "--keep-primer", help="Start the output with the primer."),
     qpm: Optional[float] = typer.Option(None, "--qpm", show_default=False,
-                                        help="Tempo in quarter notes per minute [default: the checkpoint's, else 100]."),
+                                        help="Tempo in quarter notes per minute (default: the checkpoint's, else 100)."),
     program: int = typer.Option(0, "--program", help="General MIDI program 0-127 (0 = piano)."),
     velocity: int = typer.Option(80, "--velocity", help="Note velocity 1-127."),
     wav: Optional[Path] = typer.Option(None, "--wav", help="Also render a sine-wave .wav (numbered like -o)."),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="Show a piano-roll preview."),
 ) -> None:
     """Compose new music with a trained RNN-RBM and write it as MIDI."""
-    from rnnrbm.sample import GenerateOptions, generate_files
-
-    options = GenerateOptions(steps=steps, bars=bars, seconds=seconds, num_outputs=num_outputs, seed=seed,
-                              gibbs_steps=gibbs_steps, temperature=temperature, keep_primer=keep_primer,
-                              qpm=qpm, program=program, velocity=velocity)
     try:
+        from rnnrbm.sample import GenerateOptions, generate_files
+
+        options = GenerateOptions(steps=steps, bars=bars, seconds=seconds, num_outputs=num_outputs, seed=seed,
+                                  gibbs_steps=gibbs_steps, temperature=temperature, keep_primer=keep_primer,
+                                  qpm=qpm, program=program, velocity=velocity)
         result = generate_files(out, options, model=model, primer=primer, wav=wav)
     except KeyboardInterrupt:
+        # Pieces are all sampled before the first (atomic) write, so nothing partial is left.
         err_console.print("interrupted: no output written", highlight=False)
         raise typer.Exit(130)
     _report(result, preview)
