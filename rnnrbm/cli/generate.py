@@ -54,8 +54,8 @@ def generate(
                                   qpm=qpm, program=program, velocity=velocity)
         result = generate_files(out, options, model=model, primer=primer, wav=wav)
     except KeyboardInterrupt:
-        # Pieces are all sampled before the first (atomic) write, so nothing partial is left.
-        err_console.print("interrupted: no output written", highlight=False)
+        # Pieces are all sampled before the first write and writes are atomic: no partial file.
+        err_console.print("interrupted: no partial file was written", highlight=False)
         raise typer.Exit(130)
     _report(result, preview)
 
