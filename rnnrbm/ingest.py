@@ -284,10 +284,15 @@ def _parse_all(tasks: list[tuple[int, Source]], config: IngestConfig, jobs: int)
 
 
 def _worker_init(timeout: float) -> None:
-    """Per-file timeout in worker processes: SIGALRM raises :class:`_Timeout` inside the parse."""
+    """Per-file timeout in worker processes: SIGALRM raises :class:`_Timeout` inside the parse.
+
+    Workers ignore Ctrl-C: the parent handles it and shuts the pool down, so the
+    user sees no traceback from each worker.
+    """
     def alarm(signum, frame):
         raise _Timeout()
     signal.signal(signal.SIGALRM, alarm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _TIMEOUT
     _TIMEOUT = timeout
 

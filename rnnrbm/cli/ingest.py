@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rnnrbm.cli import app, console, domain_errors, err_console
+from rnnrbm.cli import app, console, domain_errors, err_console, fail
 from rnnrbm.cli import options as opt
 
 SHOWN = 5  # file names listed per skip reason
@@ -55,6 +55,8 @@ def ingest_command(
         except NothingUsable as exc:
             _print_report(exc.report)
             raise
+        except KeyboardInterrupt:
+            fail(f"interrupted: {output} was not written", 130)
     corpus.save(output)
     _print_report(report)
     console.print(f"Wrote [bold]{output}[/]: {report.pieces} pieces, {report.steps} steps, "
