@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -59,7 +60,7 @@ def ingest_command(
             fail(f"interrupted: {output} was not written", 130)
     corpus.save(output)
     _print_report(report)
-    console.print(f"Wrote [bold]{output}[/]: {report.pieces} pieces, {report.steps} steps, "
+    console.print(f"Wrote [bold]{escape(str(output))}[/]: {report.pieces} pieces, {report.steps} steps, "
                   f"{corpus.n_visible} pitches ({_range_text(corpus.low, corpus.high)}), "
                   f"{corpus.steps_per_beat} steps per beat, median tempo {corpus.meta['qpm']:g} qpm.",
                   highlight=False)
@@ -107,7 +108,7 @@ def _progress_bar(label: str):
 
         def update(name: str, status: str, done: int, total: int) -> None:
             progress.update(task, completed=done, total=total,
-                            description=name if status == "ok" else f"{name} ({status})")
+                            description=escape(name if status == "ok" else f"{name} ({status})"))
 
         yield update
 
@@ -130,17 +131,17 @@ def _print_report(report) -> None:
     table.add_row("total steps", str(report.steps))
     console.print(table)
     for reason, names in sorted(report.skipped.items()):
-        listed = ", ".join(n for n, _ in names[:SHOWN]) + (f", ... ({len(names) - SHOWN} more)"
+        listed = ", ".join(escape(n) for n, _ in names[:SHOWN]) + (f", ... ({len(names) - SHOWN} more)"
                                                           if len(names) > SHOWN else "")
         console.print(f"  skipped, {reason}: {len(names)}  [dim]{listed}[/]", highlight=False)
     for name, detail in report.recovered[:SHOWN]:
-        console.print(f"  {name}: {detail}", highlight=False)
+        console.print(f"  {escape(name)}: {escape(detail)}", highlight=False)
 
 
 def _print_stats(path: Path, corpus, top: int) -> None:
     """Rich tables for ``info``: overview, splits, notes per step, pitch usage."""
     s = corpus.stats(top)
-    overview = Table(title=str(path), show_header=False, title_justify="left")
+    overview = Table(title=escape(str(path)), show_header=False, title_justify="left")
     overview.add_column(style="bold")
     overview.add_column()
     overview.add_row("pieces", str(s["pieces"]))
@@ -149,7 +150,7 @@ def _print_stats(path: Path, corpus, top: int) -> None:
     overview.add_row("pitch range", f"{_range_text(s['low'], s['high'])} ({corpus.n_visible} pitches)")
     overview.add_row("steps per beat", str(s["steps_per_beat"]))
     if "qpm" in corpus.meta:
-        overview.add_row("tempo", f"{corpus.meta['qpm']:g} beats per minute (median)")
+        overview.add_row("tempo", f"{corpus.meta['qpm']:g} beats per minute (median of the pieces; 100 if unknown)")
     overview.add_row("notes per step", f"{s['notes_per_step']:.2f} (mean)")
     console.print(overview)
 
