@@ -43,7 +43,7 @@ class UnreadableMidi(RnnrbmError):
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 @dataclass
@@ -85,7 +85,7 @@ def read_midi(source: Path | bytes) -> tuple[pretty_midi.PrettyMIDI, str]:
         if strict.reason != "cannot parse":
             raise
         midi = _parse(data, clip=True)  # clip data bytes > 127 into range
-        recovered = f"recovered ({strict})"
+        recovered = f"recovered by clipping data bytes ({strict.detail})"
     if not 1 <= midi.ticks_per_beat < 0x8000:
         raise UnreadableMidi("unsupported time division", f"ticks_per_beat={midi.ticks_per_beat}")
     last_tick = max((sum(msg.time for msg in track) for track in midi.tracks), default=0)
@@ -125,11 +125,11 @@ def sustained_notes(instrument: pretty_midi.Instrument, pedal: bool = True
     starts = np.array([n.start for n in notes], dtype=float)
     ends = np.array([n.end for n in notes], dtype=float)
     pitches = np.array([n.pitch for n in notes], dtype=np.int64)
-    downs, ups = _pedal_intervals(instrument.control_changes, ends.max(initial=0.0)) if pedal else ([], [])
+    downs, ups = _pedal_intervals(instrument.control_changes if pedal else [], ends.max(initial=0.0))
     if len(downs) and len(notes):
         k = np.searchsorted(downs, ends, side="right") - 1
-        inside = (k >= 0) & (ends < np.asarray(ups)[np.maximum(k, 0)])
-        held = np.where(inside, np.asarray(ups)[np.maximum(k, 0)], ends)
+        up = ups[np.maximum(k, 0)]
+        held = np.where((k >= 0) & (ends < up), up, ends)
         # The next strike of the same pitch cuts the ringing note short.
         same = np.append(pitches[1:] == pitches[:-1], False)
         next_start = np.where(same, np.append(starts[1:], np.inf), np.inf)
@@ -137,18 +137,23 @@ def sustained_notes(instrument: pretty_midi.Instrument, pedal: bool = True
     return starts, ends, pitches
 
 
-def _pedal_intervals(changes, piece_end: float) -> tuple[list[float], list[float]]:
-    """(downs, ups) times of CC64 pedal presses; a pedal never lifted lasts to ``piece_end``."""
+def _pedal_intervals(changes, piece_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """(downs, ups): (k,) float arrays of CC64 press and release times.
+
+    A pedal never lifted lasts to ``piece_end``.
+    """
     downs, ups, down = [], [], None
     for cc in sorted((c for c in changes if c.number == PEDAL_CC), key=lambda c: c.time):
         if cc.value >= 64 and down is None:
             down = cc.time
         elif cc.value < 64 and down is not None:
-            downs.append(down), ups.append(cc.time)
+            downs.append(down)
+            ups.append(cc.time)
             down = None
     if down is not None and down < piece_end:
-        downs.append(down), ups.append(piece_end)
-    return downs, ups
+        downs.append(down)
+        ups.append(piece_end)
+    return np.array(downs, dtype=float), np.array(ups, dtype=float)
 
 
 def tempo_map(midi: pretty_midi.PrettyMIDI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
