@@ -65,3 +65,17 @@ def test_missing_data_and_unwritable_output_fail_before_training(tmp_path, songs
     blocker.write_text("x")
     result = runner.invoke(app, ["train", str(songs), "-o", str(blocker / "m.npz"), *FAST])
     assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_training_on_a_corpus_keeps_its_range(tmp_path, songs):
+    corpus = tmp_path / "c.npz"
+    assert runner.invoke(app, ["ingest", str(songs), "-o", str(corpus), "--low", "C3", "--high", "C6"]).exit_code == 0
+    out = tmp_path / "m.npz"
+    result = runner.invoke(app, ["train", str(corpus), "-o", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert (load_checkpoint(out).meta["low"], load_checkpoint(out).meta["high"]) == (48, 84)
+
+
+def test_error_lines_keep_brackets(tmp_path):
+    result = runner.invoke(app, ["train", str(tmp_path / "br [x]" / "nope"), "-o", str(tmp_path / "m.npz"), *FAST])
+    assert result.exit_code == 2 and "br [x]" in result.output

@@ -52,7 +52,7 @@ def train(
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
                          seed=seed)
     ingest = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c, min_steps,
-                               valid_fraction, test_fraction)
+                               valid_fraction, test_fraction, paths)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                         TimeRemainingColumn(), console=console, disable=quiet, transient=False)
     task = {}
