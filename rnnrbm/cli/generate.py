@@ -62,19 +62,21 @@ def generate(
 
 def _report(result, preview: bool) -> None:
     """Print the summary (and previews) of a :class:`rnnrbm.sample.GenerateResult`."""
+    from rich.markup import escape
+
     from rnnrbm.notes import note_name
 
     def say(text: str) -> None:
         console.print(text, highlight=False, soft_wrap=True)
 
     how = f"chosen at random; --seed {result.seed} reproduces it" if result.seed_chosen else "given"
-    say(f"model {result.model}: {result.steps} steps at {result.steps_per_beat}/beat, {result.qpm:g} qpm, "
+    say(f"model {escape(str(result.model))}: {result.steps} steps at {result.steps_per_beat}/beat, {result.qpm:g} qpm, "
         f"{result.gibbs_steps} Gibbs steps, temperature {result.temperature:g}, seed [bold]{result.seed}[/] ({how})")
     for piece in result.pieces:
         span = piece.pitch_span
         pitches = f"{note_name(span[0])}-{note_name(span[1])}" if span else "silent"
         primer = f" (first {piece.primer_steps} steps: primer)" if piece.primer_steps else ""
-        say(f"wrote [bold]{piece.path}[/]" + (f" and [bold]{piece.wav}[/]" if piece.wav else "")
+        say(f"wrote [bold]{escape(str(piece.path))}[/]" + (f" and [bold]{escape(str(piece.wav))}[/]" if piece.wav else "")
             + f": seed {piece.seed}, {piece.duration:.1f} s, {piece.n_notes} notes, "
               f"{piece.mean_notes:.2f} notes/step, {pitches}{primer}")
         if preview:
