@@ -1,0 +1,123 @@
+"""Log-likelihood with AIS: agreement with exact enumeration, the all-0.5 model, normalisation."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rnnrbm import ais
+from rnnrbm.errors import UsageError
+from rnnrbm.model import ModelConfig, init_params
+
+
+def random_rbms(V, H, S, scale, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0.0, scale, (V, H)).astype(np.float32), rng.normal(-1.0, 1.0, (S, V)),
+            rng.normal(-0.5, 1.0, (S, H)))
+
+
+def brute_force_log_z(W, bv, bh):
+    """log Z of one RBM by summing exp(-E(v, h)) over every (v, h)."""
+    V, H = W.shape
+    vs = np.array(list(itertools.product([0.0, 1.0], repeat=V)))
+    hs = np.array(list(itertools.product([0.0, 1.0], repeat=H)))
+    neg_energy = (vs @ bv)[:, None] + (hs @ bh)[None, :] + vs @ np.asarray(W, np.float64) @ hs.T
+    return np.logaddexp.reduce(neg_energy.ravel())
+
+
+@pytest.mark.parametrize("V, H", [(6, 4), (4, 7)])  # enumerates hiddens, then visibles
+def test_exact_log_z_matches_brute_force(V, H):
+    W, bv, bh = random_rbms(V, H, 3, 1.0, seed=V)
+    exact = ais.exact_log_z(W, bv, bh)
+    for s in range(3):
+        assert exact[s] == pytest.approx(brute_force_log_z(W, bv[s], bh[s]), abs=1e-9)
+
+
+@pytest.mark.parametrize("V, H, scale", [(12, 8, 1.0), (8, 14, 1.0), (16, 10, 0.5)])
+def test_ais_agrees_with_exact_enumeration(V, H, scale):
+    W, bv, bh = random_rbms(V, H, 12, scale, seed=H)
+    exact = ais.exact_log_z(W, bv, bh)
+    estimate, stderr = ais.ais_log_z(W, bv, bh, runs=100, betas=1000, seed=1)
+    assert np.max(np.abs(estimate - exact)) < 0.05      # every step within a few hundredths
+    assert abs(np.mean(estimate - exact)) < 0.015       # and no visible bias on average
+    assert np.all(stderr > 0) and np.all(stderr < 0.05)
+
+
+def test_ais_with_too_few_temperatures_is_detectably_worse():
+    # The comparison above can fail: two temperatures (plain importance sampling) is far off.
+    W, bv, bh = random_rbms(12, 8, 12, 1.5, seed=4)
+    estimate, _ = ais.ais_log_z(W, bv, bh, runs=5, betas=2, seed=1)
+    assert np.max(np.abs(estimate - ais.exact_log_z(W, bv, bh))) > 0.1
+
+
+def zero_model(V=88, H=20, R=10):
+    params = init_params(ModelConfig(V, H, R), np.random.default_rng(0))
+    return {k: np.zeros_like(a) for k, a in params.items()}
+
+
+@pytest.mark.parametrize("method", ["ais", "exact"])
+def test_all_half_model_has_ll_n_visible_log_half(method):
+    rng = np.random.default_rng(0)
+    pieces = [rng.random((30, 88)) < 0.1, rng.random((7, 88)) < 0.5]
+    result = ais.log_likelihood(zero_model(), pieces, runs=7, n_betas=20, method=method)
+    assert result.method == method and result.steps == 37
+    np.testing.assert_allclose(result.per_step, 88 * np.log(0.5), rtol=1e-12)
+    assert result.mean == pytest.approx(-61.0, abs=0.005)
+    assert result.ais_stderr == 0.0
+
+
+def tiny_model(V=5, H=4, R=3, seed=0):
+    rng = np.random.default_rng(seed)
+    params = init_params(ModelConfig(V, H, R), rng, np.float64)
+    for name in ("bv", "bh", "bu", "u0"):
+        params[name] = rng.normal(0, 0.5, params[name].shape)
+    return params
+
+
+def test_exact_conditionals_are_normalised():
+    # sum over every possible v_t of p(v_t | v_<t) = 1, for a fixed past
+    params = tiny_model()
+    rng = np.random.default_rng(1)
+    past = (rng.random((3, 5)) < 0.5).astype(np.uint8)
+    candidates = np.array(list(itertools.product([0, 1], repeat=5)), np.uint8)
+    probs = [np.exp(ais.log_likelihood(params, [np.vstack([past, c])], method="exact").per_step[-1])
+             for c in candidates]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_log_likelihood_ais_close_to_exact_and_independent_of_blocks(monkeypatch):
+    params = tiny_model(V=10, H=6, R=4, seed=2)
+    rng = np.random.default_rng(3)
+    pieces = [(rng.random((n, 10)) < 0.3).astype(np.uint8) for n in (9, 4, 12)]
+    exact = ais.log_likelihood(params, pieces, method="exact")
+    estimate = ais.log_likelihood(params, pieces, runs=50, n_betas=300, seed=4, method="ais")
+    assert np.max(np.abs(estimate.per_step - exact.per_step)) < 0.05
+    monkeypatch.setattr(ais, "CHAINS_PER_BLOCK", 60)  # blocks of one step, pieces split across them
+    again = ais.log_likelihood(params, pieces, runs=50, n_betas=300, seed=4, method="ais")
+    np.testing.assert_array_equal(again.per_step, estimate.per_step)
+    assert estimate.ais_stderr > 0 and estimate.stderr > 0
+
+
+def test_auto_picks_exact_only_for_tiny_models():
+    assert ais.exact_is_cheaper(12, 8, 100, 1000)
+    assert not ais.exact_is_cheaper(88, 150, 100, 1000)
+    assert not ais.exact_is_cheaper(88, 21, 100, 1000)
+    assert ais.log_likelihood(tiny_model(), [np.zeros((3, 5))]).method == "exact"
+
+
+def test_logmeanexp_and_its_error():
+    logw = np.log(np.array([[1.0, 2.0, 3.0, 6.0]]))
+    estimate, stderr = ais.logmeanexp(logw + 1000.0)  # no overflow
+    assert estimate[0] == pytest.approx(1000.0 + np.log(3.0))
+    assert stderr[0] == pytest.approx(np.std([1, 2, 3, 6], ddof=1) / (2 * 3.0))
+
+
+@pytest.mark.parametrize("kwargs", [dict(runs=0), dict(n_betas=1), dict(method="magic")])
+def test_bad_arguments_are_usage_errors(kwargs):
+    with pytest.raises(UsageError):
+        ais.log_likelihood(tiny_model(), [np.zeros((3, 5))], **kwargs)
+
+
+def test_exact_refuses_large_models():
+    with pytest.raises(UsageError, match="at most 20"):
+        ais.log_likelihood(zero_model(88, 30), [np.zeros((2, 88))], method="exact")
