@@ -61,3 +61,31 @@ def frame_accuracy(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibb
         c = accuracy_counts(piece, predict_frames(params, piece, gibbs_steps, samples, rng))
         tp, fp, fn = tp + c[0], fp + c[1], fn + c[2]
     return accuracy_from_counts(tp, fp, fn)
+
+
+def predict_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibbs_steps: int, samples: int,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """:func:`predict_frames` for several pieces at once: one batch of Gibbs chains for all their steps.
+
+    Fewer, larger matrix products than piece by piece (much faster for short pieces). Returns one
+    (T, V) array of mean predictions per piece, in order (empty pieces give empty arrays).
+    """
+    dtype = params["W"].dtype
+    V = params["W"].shape[0]
+    starts, bvs, bhs, lengths = [], [], [], []
+    for piece in pieces:
+        v = np.asarray(piece).astype(dtype)
+        lengths.append(len(v))
+        if len(v) == 0:
+            continue
+        u = recurrence(params, v)
+        bv_t, bh_t = dynamic_biases(params, u[:-1])
+        starts.append(np.vstack([np.zeros((1, V), dtype), v[:-1]]))
+        bvs.append(bv_t)
+        bhs.append(bh_t)
+    if not starts:
+        return [np.zeros((0, V)) for _ in pieces]
+    reps = lambda parts: np.tile(np.concatenate(parts), (samples, 1))  # noqa: E731 - all draws in one batch
+    draws = gibbs_chain(reps(starts), params["W"], reps(bvs), reps(bhs), gibbs_steps, rng)
+    mean = draws.reshape(samples, -1, V).mean(axis=0)
+    return np.split(mean, np.cumsum(lengths)[:-1])

@@ -1,0 +1,319 @@
+"""Evaluate a checkpoint on data: log-likelihood, expected frame accuracy and sample statistics.
+
+:func:`evaluate` is the library behind ``rnnrbm evaluate``. It reads the data in
+the checkpoint's own pitch range and grid, then computes
+
+* ``ll``: the average log-likelihood per time step in nats, ``log p(v_t | v_<t)``
+  with ``log Z_t`` by annealed importance sampling (:mod:`rnnrbm.ais`);
+* ``acc``: the expected frame-level accuracy (Bay et al., 2009) of predicting each
+  frame by block Gibbs sampling started at the previous one (:mod:`rnnrbm.metrics`);
+* statistics of the data (:mod:`rnnrbm.stats`) and, when asked, of pieces sampled
+  from the model with :func:`rnnrbm.sample.sample_roll`.
+
+The result is a JSON-ready dict (``None`` where a value is undefined):
+
+================  ==============================================================
+key               value
+================  ==============================================================
+model             checkpoint path
+data              list of data paths
+split             "train", "valid", "test" or "all"
+pieces, steps     pieces and time steps evaluated
+n_visible         visible units (the checkpoint's range high - low + 1)
+ll                mean log p(v_t | v_<t) over all steps (nats)
+ll_stderr         standard error of ``ll`` from the spread over steps
+ais_stderr        Monte Carlo error of ``ll`` due to AIS (0 when log Z is exact)
+log_z             "ais" or "exact" (enumeration, tiny models only)
+ais_runs          AIS runs per step
+ais_betas         AIS temperatures (linear from 0 to 1, both ends included)
+acc               expected frame-level accuracy TP / (TP + FP + FN)
+acc_gibbs         block Gibbs steps per prediction
+acc_samples       predictions averaged per step
+baseline_ll       LL of the all-0.5 model: n_visible * log(1/2)
+seed              seed of all sampling
+seconds           {"load", "ll", "acc", "samples", "total"} wall-clock seconds
+data_stats        :func:`rnnrbm.stats.roll_statistics` of the evaluated pieces
+samples           null, or {"pieces", "steps_per_piece", "gibbs_steps", "seeds",
+                  "stats": roll_statistics of the samples against the data}
+================  ==============================================================
+
+Nothing here prints; progress goes to an optional ``progress(stage, done, total)``
+callback with stages "load" (files), "ll" and "acc" (time steps) and "samples" (pieces).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from rnnrbm.ais import DEFAULT_BETAS, DEFAULT_RUNS, METHODS
+from rnnrbm.errors import RnnrbmError, UsageError
+
+SPLITS = ("train", "valid", "test", "all")
+DEFAULT_ACC_GIBBS = 25
+DEFAULT_ACC_SAMPLES = 10
+DEFAULT_SAMPLE_STEPS = 256
+DEFAULT_SAMPLE_GIBBS = 25
+ACC_BATCH_ROWS = 1 << 15  # Gibbs chains per batch of the accuracy (bounds memory)
+
+#: ``progress(stage, done, total)``
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """What :func:`evaluate` computes; every field has the CLI's default."""
+
+    split: str = "test"
+    ais_runs: int = DEFAULT_RUNS
+    ais_betas: int = DEFAULT_BETAS
+    log_z: str = "auto"              # "auto", "ais" or "exact"
+    acc_gibbs: int = DEFAULT_ACC_GIBBS
+    acc_samples: int = DEFAULT_ACC_SAMPLES
+    samples: int = 0                 # pieces to generate for the statistics (0 = none)
+    sample_steps: int = DEFAULT_SAMPLE_STEPS
+    sample_gibbs: int = DEFAULT_SAMPLE_GIBBS
+    seed: int = 0
+    jobs: int = 1                    # processes for parsing MIDI data
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {self.split!r})")
+        if self.log_z not in METHODS:
+            raise UsageError(f"--log-z must be one of {', '.join(METHODS)} (got {self.log_z!r})")
+        at_least = {"ais_runs": 1, "ais_betas": 2, "acc_gibbs": 1, "acc_samples": 1, "samples": 0,
+                    "sample_steps": 1, "sample_gibbs": 1, "seed": 0, "jobs": 0}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least {low} (got {getattr(self, name)})")
+        if self.seed >= 2**63:
+            raise UsageError(f"--seed must be below 2**63 (got {self.seed})")
+
+
+def data_config(meta: dict):
+    """The :class:`~rnnrbm.ingest.IngestConfig` that reads data as the checkpoint's training data was read.
+
+    Range, grid and out-of-range rule come from the checkpoint (``low``, ``high``,
+    ``steps_per_beat``, ``out_of_range``); pedal, key transposition, minimum length
+    and the valid/test fractions (so a MIDI folder splits as in training) come from
+    ``meta["ingest"]`` when present.
+    """
+    from rnnrbm.ingest import IngestConfig
+
+    known = {f.name for f in fields(IngestConfig)}
+    ingest = meta.get("ingest") or {}
+    options = {k: ingest[k] for k in ("pedal", "transpose_to_c", "min_steps", "valid_fraction", "test_fraction",
+                                      "max_steps", "timeout") if k in ingest and k in known}
+    options.update(low=int(meta["low"]), high=int(meta["high"]),
+                   out_of_range=meta.get("out_of_range") or ingest.get("out_of_range") or "fold")
+    if meta.get("steps_per_beat") is not None:
+        options["steps_per_beat"] = int(meta["steps_per_beat"])
+    try:
+        return IngestConfig(**options)
+    except UsageError as exc:
+        raise RnnrbmError(f"checkpoint metadata gives an invalid data configuration: {exc}") from None
+
+
+def load_model(path: Path):
+    """Load a checkpoint for evaluation; UsageError if missing, RnnrbmError if unusable."""
+    from rnnrbm.checkpoint import load_checkpoint
+
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"model {path} does not exist; pass a checkpoint written by 'rnnrbm train'")
+    if not path.is_file():
+        raise UsageError(f"model {path} is not a file; pass a checkpoint .npz written by 'rnnrbm train'")
+    ckpt = load_checkpoint(path)
+    if "low" not in ckpt.meta or "high" not in ckpt.meta:
+        raise RnnrbmError(f"{path}: checkpoint metadata has no pitch range (low/high), so its data cannot be read")
+    return ckpt
+
+
+def load_split(paths: Sequence[Path], meta: dict, split: str, jobs: int = 1,
+               progress: Optional[Progress] = None) -> list[np.ndarray]:
+    """Pieces of ``split`` ("all" for every piece) of the data, in the checkpoint's range and grid."""
+    from rnnrbm.corpus import SPLITS as CORPUS_SPLITS
+    from rnnrbm.ingest import load_pieces
+
+    config = data_config(meta)
+    on_file = (lambda name, status, done, total: progress("load", done, total)) if progress else None
+    try:
+        corpus = load_pieces([Path(p) for p in paths], config, jobs=jobs, progress=on_file)
+    except UsageError:
+        raise
+    except RnnrbmError as exc:
+        raise RnnrbmError(f"cannot read the data as the model's {config.low}..{config.high} range at "
+                          f"{config.steps_per_beat or 'its own'} step(s) per beat: {exc}") from None
+    if corpus.n_visible != config.n_visible:
+        raise RnnrbmError(f"the data has {corpus.n_visible} pitches but the model {config.n_visible}")
+    pieces = corpus.pieces(None if split == "all" else split)
+    pieces = [p for p in pieces if len(p)]
+    if not pieces:
+        present = ", ".join(f"{s} ({n})" for s in CORPUS_SPLITS if (n := int(np.sum(corpus.splits == s))))
+        raise UsageError(f"no pieces in split {split!r}; the data has: {present or 'no pieces'}"
+                         + ("; choose one with --split, or --split all" if present else ""))
+    return pieces
+
+
+def expected_accuracy(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibbs_steps: int, samples: int,
+                      rng: np.random.Generator, progress: Optional[Callable[[int, int], None]] = None,
+                      max_rows: int = ACC_BATCH_ROWS) -> dict:
+    """Expected frame-level accuracy with its summed expected counts (see :mod:`rnnrbm.metrics`).
+
+    Pieces are predicted in batches of at most ``max_rows`` Gibbs chains (``samples`` per
+    step) with :func:`rnnrbm.metrics.predict_pieces`. Returns {"acc", "tp", "fp", "fn"}.
+    """
+    from rnnrbm.metrics import accuracy_counts, accuracy_from_counts, predict_pieces
+
+    pieces = [p for p in pieces if len(p)]
+    total = int(sum(len(p) for p in pieces))
+    tp = fp = fn = 0.0
+    done = 0
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        nonlocal tp, fp, fn, done
+        for piece, prediction in zip(batch, predict_pieces(params, batch, gibbs_steps, samples, rng)):
+            c = accuracy_counts(piece, prediction)
+            tp, fp, fn = tp + c[0], fp + c[1], fn + c[2]
+            done += len(piece)
+        batch.clear()
+        if progress:
+            progress(done, total)
+
+    rows = 0
+    for piece in pieces:
+        if batch and rows + len(piece) * samples > max_rows:
+            flush()
+            rows = 0
+        batch.append(piece)
+        rows += len(piece) * samples
+    if batch:
+        flush()
+    return {"acc": accuracy_from_counts(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn}
+
+
+def sample_pieces(params: dict[str, np.ndarray], n: int, steps: int, gibbs_steps: int, seed: int,
+                  progress: Optional[Callable[[int, int], None]] = None) -> list[np.ndarray]:
+    """``n`` pieces of ``steps`` frames from the model; piece i uses seed ``seed + i``.
+
+    These are the rolls ``rnnrbm generate --seed SEED -n N --steps STEPS -k GIBBS`` writes.
+    """
+    from rnnrbm.sample import sample_roll
+
+    rolls = []
+    for i in range(n):
+        rolls.append(sample_roll(params, steps, gibbs_steps=gibbs_steps, seed=seed + i))
+        if progress:
+            progress(i + 1, n)
+    return rolls
+
+
+def baseline_ll(n_visible: int) -> float:
+    """LL per step of the all-0.5 model (every note independently on with p = 1/2): ``V log(1/2)``."""
+    return n_visible * math.log(0.5)
+
+
+def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low: int,
+                    options: EvaluateOptions = EvaluateOptions(), progress: Optional[Progress] = None) -> dict:
+    """The measures of :func:`evaluate` for already loaded pieces (no file or split keys)."""
+    from rnnrbm.ais import log_likelihood
+    from rnnrbm.stats import roll_statistics
+
+    pieces = [p for p in pieces if len(p)]
+    if not pieces:
+        raise RnnrbmError("nothing to evaluate: no piece has a time step")
+    n_visible = params["W"].shape[0]
+    if any(np.ndim(p) != 2 or np.shape(p)[1] != n_visible for p in pieces):
+        raise RnnrbmError(f"every piece must be a (T, {n_visible}) roll for this model")
+    stage = (lambda name: (lambda done, total: progress(name, done, total))) if progress else (lambda name: None)
+    seconds = {}
+
+    t0 = time.perf_counter()
+    ll = log_likelihood(params, pieces, options.ais_runs, options.ais_betas, options.seed, options.log_z,
+                        stage("ll"))
+    seconds["ll"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    acc = expected_accuracy(params, pieces, options.acc_gibbs, options.acc_samples,
+                            np.random.default_rng([options.seed, 1]), stage("acc"))
+    seconds["acc"] = time.perf_counter() - t0
+
+    data_stats = roll_statistics(pieces, low)
+    samples = None
+    if options.samples:
+        t0 = time.perf_counter()
+        rolls = sample_pieces(params, options.samples, options.sample_steps, options.sample_gibbs, options.seed,
+                              stage("samples"))
+        samples = {"pieces": options.samples, "steps_per_piece": options.sample_steps,
+                   "gibbs_steps": options.sample_gibbs,
+                   "seeds": [options.seed, options.seed + options.samples - 1],
+                   "stats": roll_statistics(rolls, low, reference=data_stats)}
+        seconds["samples"] = time.perf_counter() - t0
+
+    result = {
+        "pieces": len(pieces),
+        "steps": ll.steps,
+        "n_visible": n_visible,
+        "ll": ll.mean,
+        "ll_stderr": ll.stderr,
+        "ais_stderr": ll.ais_stderr,
+        "log_z": ll.method,
+        "ais_runs": options.ais_runs,
+        "ais_betas": options.ais_betas,
+        "acc": acc["acc"],
+        "acc_gibbs": options.acc_gibbs,
+        "acc_samples": options.acc_samples,
+        "baseline_ll": baseline_ll(n_visible),
+        "seed": options.seed,
+        "seconds": seconds,
+        "data_stats": data_stats,
+        "samples": samples,
+    }
+    return json_ready(result)
+
+
+def evaluate(model: Path, data: Sequence[Path], options: EvaluateOptions = EvaluateOptions(),
+             progress: Optional[Progress] = None) -> dict:
+    """Evaluate checkpoint ``model`` on ``data`` (corpus .npz, benchmark .json, MIDI files or folders).
+
+    The data are read with the checkpoint's range and grid (:func:`data_config`) and
+    ``options.split`` is taken ("all" for every piece). Returns the dict described in
+    the module docstring.
+
+    Raises
+    ------
+    UsageError for bad options, missing files or an empty split (the message lists the
+    splits present); RnnrbmError for an unreadable checkpoint or data that cannot be
+    put on the checkpoint's grid (e.g. a corpus with another steps-per-beat).
+    """
+    start = time.perf_counter()
+    data = [Path(p) for p in (data if isinstance(data, (list, tuple)) else [data])]
+    if not data:
+        raise UsageError("give the data to evaluate on: a corpus .npz, benchmark .json, or MIDI files/folders")
+    ckpt = load_model(model)
+    pieces = load_split(data, ckpt.meta, options.split, options.jobs, progress)
+    load_seconds = time.perf_counter() - start
+    result = evaluate_pieces(ckpt.params, pieces, int(ckpt.meta["low"]), options, progress)
+    result["seconds"] = {"load": load_seconds, **result["seconds"], "total": time.perf_counter() - start}
+    head = {"model": str(model), "data": [str(p) for p in data], "split": options.split}
+    return {**head, **result}
+
+
+def json_ready(value):
+    """``value`` with NaN/inf floats as None and NumPy scalars as Python numbers, recursively."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
