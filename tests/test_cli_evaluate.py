@@ -1,0 +1,118 @@
+"""``rnnrbm evaluate`` end to end on a small checkpoint and a tiny benchmark JSON file."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rnnrbm.checkpoint import Checkpoint, save_checkpoint
+from rnnrbm.cli import app
+from rnnrbm.corpus import Corpus
+from rnnrbm.model import ModelConfig, init_params
+
+runner = CliRunner()
+LOW, HIGH = 60, 71
+FAST = ["--acc-gibbs", "2", "--acc-samples", "2", "--quiet"]
+KEYS = {"model", "data", "split", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr", "log_z",
+        "ais_runs", "ais_betas", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
+        "data_stats", "samples"}
+STAT_KEYS = {"pieces", "steps", "notes_per_step_mean", "notes_per_step_std", "notes_per_step_dist",
+             "notes_per_step_js", "polyphony_p99", "above_p99_threshold", "above_p99_rate", "silence_rate",
+             "pitch_class_dist", "pitch_class_js", "pitch_class_entropy", "scale_consistency"}
+
+
+@pytest.fixture
+def model(tmp_path):
+    config = ModelConfig(HIGH - LOW + 1, 6, 5)
+    params = init_params(config, np.random.default_rng(0))
+    meta = {"low": LOW, "high": HIGH, "steps_per_beat": 1, "out_of_range": "fold", "qpm": 100.0,
+            "model": {"n_visible": config.n_visible, "n_hidden": 6, "n_recurrent": 5},
+            "ingest": {"pedal": True, "transpose_to_c": False}}
+    save_checkpoint(tmp_path / "m.npz", Checkpoint(params, meta))
+    return tmp_path / "m.npz"
+
+
+@pytest.fixture
+def bench(tmp_path):
+    chords = [[60, 64, 67], [62, 65, 69], [59, 62, 67], [60, 64, 67, 72]]
+    piece = lambda n, shift: [[p + shift for p in chords[t % 4]] for t in range(n)]  # noqa: E731
+    data = {"train": [piece(12, 0)], "valid": [piece(8, 2)], "test": [piece(10, 0), piece(6, 5)]}
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_json_output_has_the_documented_keys(model, bench):
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), "--json", *FAST,
+                                 "--samples", "2", "--sample-steps", "8"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) == KEYS
+    assert out["split"] == "test" and out["pieces"] == 2 and out["steps"] == 16 and out["n_visible"] == 12
+    assert out["baseline_ll"] == pytest.approx(12 * np.log(0.5))
+    assert out["ll"] < 0 and 0 <= out["acc"] <= 1 and out["log_z"] == "exact"
+    assert set(out["data_stats"]) == STAT_KEYS and set(out["samples"]["stats"]) == STAT_KEYS
+    assert out["samples"]["pieces"] == 2 and out["data"] == [str(bench)]
+
+
+def test_ais_is_reproducible_and_close_to_exact(model, bench):
+    def run(*args):
+        result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), "--json", *FAST, *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    exact = run("--log-z", "exact")
+    ais = run("--log-z", "ais", "--ais-runs", "20", "--ais-betas", "200", "--seed", "3")
+    assert ais["log_z"] == "ais" and ais["ais_runs"] == 20 and ais["ais_betas"] == 200
+    assert ais["ll"] == pytest.approx(exact["ll"], abs=0.02)
+    assert run("--log-z", "ais", "--ais-runs", "20", "--ais-betas", "200", "--seed", "3")["ll"] == ais["ll"]
+
+
+def test_table_output(model, bench):
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), "--split", "all", *FAST,
+                                 "--samples", "1", "--sample-steps", "8"])
+    assert result.exit_code == 0, result.output
+    for text in ("log-likelihood / step", "expected accuracy", "random baseline", "-8.32", "4 pieces",
+                 "pitch-class entropy", "scale consistency", "samples (1 x 8 steps)"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--ais-runs", "0"], 2, "--ais-runs"),
+    (["--ais-betas", "1"], 2, "--ais-betas"),
+    (["--split", "dev"], 2, "--split"),
+    (["--log-z", "exact", "--split", "nothing"], 2, "--split"),
+])
+def test_bad_options(model, bench, args, code, message):
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_model_and_data(tmp_path, model, bench):
+    result = runner.invoke(app, ["evaluate", "-m", str(tmp_path / "none.npz"), str(bench), *FAST])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(tmp_path / "none.json"), *FAST])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_empty_split_and_other_grid(tmp_path, model):
+    rolls = [np.eye(12, dtype=np.uint8)] * 2
+    Corpus.from_pieces(rolls, ["a", "b"], ["train", "valid"],
+                       {"low": LOW, "high": HIGH, "steps_per_beat": 1}).save(tmp_path / "c.npz")
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(tmp_path / "c.npz"), *FAST])
+    assert result.exit_code == 2 and "train (1), valid (1)" in result.output
+    Corpus.from_pieces(rolls, ["a", "b"], ["test", "test"],
+                       {"low": LOW, "high": HIGH, "steps_per_beat": 4}).save(tmp_path / "d.npz")
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(tmp_path / "d.npz"), *FAST])
+    assert result.exit_code == 1 and "steps per beat" in result.output and "Traceback" not in result.output
+
+
+def test_help_does_not_import_numba():
+    code = ("import sys; from typer.testing import CliRunner; from rnnrbm.cli import app; "
+            "r = CliRunner().invoke(app, ['evaluate', '--help']); assert r.exit_code == 0, r.output; "
+            "assert '--ais-betas' in r.output; assert 'numba' not in sys.modules, 'numba imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
