@@ -15,11 +15,17 @@ recurrent parameters theta = (Wvu, Wuu, bu, u0) then get ``sum_t d_t S_{t-1}``:
   forward, across chunk boundaries within a piece (untruncated online learning).
   One batched GEMM per step computes both ``S_t`` and ``d_t S_{t-1}``: the left
   factor is ``[diag(1 - u_t^2) Wuu^T ; d_t]``, (R + 1) x R per stream.
+  Streams are split over one thread per core, each running single-threaded
+  BLAS: OpenBLAS's own threads spin-wait and slow small products by orders of
+  magnitude when the machine is busy (see :func:`rnnrbm.train.train`).
 * BPTT back-propagates ``d_t`` through the chunk and truncates at its start.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,17 +95,38 @@ def rtrl_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     A = np.empty((B, R + 1, R), dtype=S.dtype)
     other = np.empty_like(S)
     g = np.zeros(S.shape[2], dtype=np.float64)
+    groups = [sl for sl in _stream_groups(B) if sl.start < sl.stop]
+    pool = _pool(len(groups))
+
+    def advance(sl: slice, t: int, S: np.ndarray, other: np.ndarray, D: np.ndarray) -> None:
+        np.matmul(A[sl], S[sl, :R, :], out=other[sl])  # the one large product: S_t and d_t S_{t-1}
+        rtrl_immediate(other[sl], D[sl], np.ascontiguousarray(v[sl, t]), np.ascontiguousarray(U_prev[sl, t]))
+
     for t in range(L):
         if first[:, t].any():
             rtrl_reset(S, np.ascontiguousarray(first[:, t]), V)
         D = 1.0 - U[:, t] ** 2
         A[:, :R, :] = D[:, :, None] * WuuT
         A[:, R, :] = d[:, t]
-        np.matmul(A, S[:, :R, :], out=other)  # the one large product: S_t and d_t S_{t-1}
+        if pool is None:
+            advance(groups[0], t, S, other, D)
+        else:  # streams split over threads; BLAS and the kernel release the GIL
+            list(pool.map(lambda sl: advance(sl, t, S, other, D), groups))
         g += other[:, R, :].sum(axis=0)
-        rtrl_immediate(other, D, np.ascontiguousarray(v[:, t]), np.ascontiguousarray(U_prev[:, t]))
         S, other = other, S
     return g, S
+
+
+def _stream_groups(B: int) -> list[slice]:
+    """Split B streams into one contiguous group per CPU core."""
+    n = max(1, min(B, os.cpu_count() or 1))
+    edges = np.linspace(0, B, n + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(workers: int) -> ThreadPoolExecutor | None:
+    return ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
 
 def bptt_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarray, U_prev: np.ndarray,

@@ -74,7 +74,7 @@ def rtrl_reset(S: np.ndarray, reset: np.ndarray, n_visible: int) -> None:
     _rtrl_reset(S, reset, n_visible)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rtrl_immediate(S, D, v, u_prev):
     B, R1, P = S.shape
     R = R1 - 1
