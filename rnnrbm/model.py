@@ -25,30 +25,11 @@ For t = 1..T with u_0 = u0::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-PARAM_NAMES = ("W", "bv", "bh", "Wuv", "Wuh", "Wvu", "Wuu", "bu", "u0")
-RNN_PARAM_NAMES = ("Wvu", "Wuu", "bu", "u0")
+from rnnrbm.config import ModelConfig
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Sizes of an RNN-RBM; saved in every checkpoint's metadata."""
-
-    n_visible: int = 36
-    n_hidden: int = 150
-    n_recurrent: int = 100
-
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of every parameter, keyed by name, in :data:`PARAM_NAMES` order."""
-        V, H, R = self.n_visible, self.n_hidden, self.n_recurrent
-        return {
-            "W": (V, H), "bv": (V,), "bh": (H,),
-            "Wuv": (R, V), "Wuh": (R, H),
-            "Wvu": (V, R), "Wuu": (R, R), "bu": (R,), "u0": (R,),
-        }
+from rnnrbm.config import PARAM_NAMES, RNN_PARAM_NAMES  # noqa: E402,F401  (re-exported)
 
 
 def init_params(config: ModelConfig, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:

@@ -30,50 +30,11 @@ from rnnrbm.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.gradients import chunk_gradient, init_state
 from rnnrbm.metrics import frame_accuracy
-from rnnrbm.model import PARAM_NAMES, ModelConfig, init_params
+from rnnrbm.config import ModelConfig, TrainConfig
+from rnnrbm.model import PARAM_NAMES, init_params
 from rnnrbm.optim import Adam
 
 RBM_PART = ("W", "bv", "bh")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that shapes a training run; saved in the checkpoint's metadata."""
-
-    epochs: int = 100
-    gradient: str = "rtrl"          # "rtrl" or "bptt"
-    cd_k: int = 15
-    batch: int = 16                 # B parallel streams
-    chunk: int = 25                 # L steps per update
-    dtype: str = "float32"
-    lr: float = 1e-3                # RBM part
-    lr_rnn: float = 1e-3            # recurrent part
-    clip: float = 5.0               # global norm of the per-frame gradient
-    negative_batch: int = 4         # random songs per update
-    negative_p: float = 0.75
-    negative_weight: float = 0.1    # lambda; 0 switches the regularizer off
-    pretrain_epochs: int = 0
-    patience: int = 10
-    seed: int = 0
-    valid_gibbs: int = 5
-    valid_samples: int = 1
-
-    def check(self) -> None:
-        """Raise :class:`UsageError` naming the first bad value."""
-        positive = ("epochs", "cd_k", "batch", "chunk", "valid_gibbs", "valid_samples", "patience")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
-        if self.gradient not in ("rtrl", "bptt"):
-            raise UsageError(f"--gradient must be 'rtrl' or 'bptt' (got {self.gradient!r})")
-        if self.dtype not in ("float32", "float64"):
-            raise UsageError(f"--dtype must be 'float32' or 'float64' (got {self.dtype!r})")
-        if self.lr <= 0 or self.lr_rnn <= 0:
-            raise UsageError("learning rates must be positive")
-        if not 0.5 < self.negative_p <= 1.0:
-            raise UsageError(f"--negative-p must be in (0.5, 1] (got {self.negative_p})")
-        if self.negative_weight < 0 or self.negative_batch < 0 or self.pretrain_epochs < 0 or self.clip < 0:
-            raise UsageError("--negative-weight, --negative-batch, --pretrain-epochs and --clip must be >= 0")
 
 
 @dataclass

@@ -9,6 +9,8 @@ import typer
 
 from rnnrbm.cli import app, console, domain_errors, err_console
 from rnnrbm.cli import options as opt
+from rnnrbm.config import ModelConfig as M
+from rnnrbm.config import TrainConfig as T
 
 
 @app.command(epilog="Example: rnnrbm train data/bach-chorales/ -o models/bach.npz --epochs 50")
@@ -17,23 +19,23 @@ def train(
     paths: List[Path] = typer.Argument(..., help="MIDI files or folders, a corpus .npz, or benchmark JSON."),
     out: Path = typer.Option(Path("models/model.npz"), "-o", "--out", help="Checkpoint (best valid epoch); "
                              "'<name>.last.npz' and '<name>.log.jsonl' are written beside it."),
-    epochs: int = typer.Option(100, help="Maximum number of epochs."),
-    hidden: int = typer.Option(150, "--hidden", help="Hidden units of the RBM."),
-    recurrent: int = typer.Option(100, "--recurrent", help="Units of the recurrent net."),
-    gradient: str = typer.Option("rtrl", help="rtrl (exact, untruncated) or bptt (truncated at chunks, faster)."),
-    cd_k: int = typer.Option(15, "--cd-k", help="Gibbs steps of contrastive divergence."),
-    batch: int = typer.Option(16, help="Sequences processed in parallel."),
-    chunk: int = typer.Option(25, help="Time steps per parameter update."),
-    dtype: str = typer.Option("float32", help="float32 or float64."),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate of the RBM part."),
-    lr_rnn: float = typer.Option(1e-3, "--lr-rnn", help="Adam learning rate of the recurrent part."),
-    clip: float = typer.Option(5.0, help="Clip the gradient's global norm (0 = off)."),
-    negative_batch: int = typer.Option(4, "--negative-batch", help="Random dense songs per update."),
-    negative_p: float = typer.Option(0.75, "--negative-p", help="Note-on probability of the random songs (> 0.5)."),
-    negative_weight: float = typer.Option(0.1, "--negative-weight", help="Weight of the negative-gradient regularizer (0 = off)."),
-    pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", help="RBM pretraining epochs on single frames."),
-    patience: int = typer.Option(10, help="Stop after this many epochs without a better valid accuracy."),
-    seed: int = typer.Option(0, help="Seed of initialisation and all sampling."),
+    epochs: int = typer.Option(T.epochs, help="Maximum number of epochs."),
+    hidden: int = typer.Option(M.n_hidden, "--hidden", help="Hidden units of the RBM."),
+    recurrent: int = typer.Option(M.n_recurrent, "--recurrent", help="Units of the recurrent net."),
+    gradient: str = typer.Option(T.gradient, help="rtrl (exact, untruncated) or bptt (truncated at chunks, faster)."),
+    cd_k: int = typer.Option(T.cd_k, "--cd-k", help="Gibbs steps of contrastive divergence."),
+    batch: int = typer.Option(T.batch, help="Sequences processed in parallel."),
+    chunk: int = typer.Option(T.chunk, help="Time steps per parameter update."),
+    dtype: str = typer.Option(T.dtype, help="float32 or float64."),
+    lr: float = typer.Option(T.lr, "--lr", help="Adam learning rate of the RBM part."),
+    lr_rnn: float = typer.Option(T.lr_rnn, "--lr-rnn", help="Adam learning rate of the recurrent part."),
+    clip: float = typer.Option(T.clip, help="Clip the gradient's global norm (0 = off)."),
+    negative_batch: int = typer.Option(T.negative_batch, "--negative-batch", help="Random dense songs per update."),
+    negative_p: float = typer.Option(T.negative_p, "--negative-p", help="Note-on probability of the random songs (> 0.5)."),
+    negative_weight: float = typer.Option(T.negative_weight, "--negative-weight", help="Weight of the negative-gradient regularizer (0 = off)."),
+    pretrain_epochs: int = typer.Option(T.pretrain_epochs, "--pretrain-epochs", help="RBM pretraining epochs on single frames."),
+    patience: int = typer.Option(T.patience, help="Stop after this many epochs without a better valid accuracy."),
+    seed: int = typer.Option(T.seed, help="Seed of initialisation and all sampling."),
     resume: bool = typer.Option(False, "--resume", help="Continue from '<out>.last.npz'."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     low: Optional[str] = opt.LOW, high: Optional[str] = opt.HIGH, range_: Optional[str] = opt.RANGE,
@@ -44,10 +46,9 @@ def train(
     """Train an RNN-RBM (CD-k, exact RTRL, negative-gradient regularizer)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from rnnrbm.model import ModelConfig
-    from rnnrbm.train import TrainConfig, train_on_files
+    from rnnrbm.train import train_on_files
 
-    config = TrainConfig(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
+    config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
                          lr_rnn=lr_rnn, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
                          seed=seed)
@@ -70,7 +71,7 @@ def train(
                                              f"valid acc {acc}{'  *best*' if info['best'] else ''}")
 
     with progress:
-        result = train_on_files(paths, ingest, ModelConfig(n_hidden=hidden, n_recurrent=recurrent), config, out,
+        result = train_on_files(paths, ingest, M(n_hidden=hidden, n_recurrent=recurrent), config, out,
                                 resume=resume, jobs=jobs, on_event=on_event)
     if result.interrupted:
         err_console.print(f"interrupted: saved {result.last_path} (resume with --resume) and kept {result.best_path}")
