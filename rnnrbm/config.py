@@ -45,6 +45,7 @@ class TrainConfig:
     lr: float = 1e-2                # RBM part (1e-3 and 3e-3 learned slower on JSB)
     lr_rnn: float = 1e-2            # recurrent part
     clip: float = 5.0               # global norm of the per-frame gradient
+    lr_decay: float = 1.0           # multiply both rates by this after an epoch without a better valid ACC
     negative_batch: int = 4         # random songs per update
     negative_p: float = 0.75
     negative_weight: float = 0.003  # lambda; 0 switches it off (0.01+ cost accuracy on JSB)
@@ -66,6 +67,8 @@ class TrainConfig:
             raise UsageError(f"--dtype must be 'float32' or 'float64' (got {self.dtype!r})")
         if self.lr <= 0 or self.lr_rnn <= 0:
             raise UsageError("learning rates must be positive")
+        if not 0 < self.lr_decay <= 1:
+            raise UsageError(f"--lr-decay must be in (0, 1] (got {self.lr_decay})")
         if not 0.5 < self.negative_p <= 1.0:
             raise UsageError(f"--negative-p must be in (0.5, 1] (got {self.negative_p})")
         if self.negative_weight < 0 or self.negative_batch < 0 or self.pretrain_epochs < 0 or self.clip < 0:

@@ -49,7 +49,7 @@ class Adam:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays to store under a checkpoint's ``opt/`` prefix."""
-        state = {"t": np.array(self.t)}
+        state = {"t": np.array(self.t), "lr": np.array(self.lr), "lr_rnn": np.array(self.lr_rnn)}
         state.update({f"m/{k}": v for k, v in self.m.items()})
         state.update({f"v/{k}": v for k, v in self.v.items()})
         return state
@@ -57,6 +57,7 @@ class Adam:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`state_dict` returned."""
         self.t = int(state["t"])
+        self.lr, self.lr_rnn = float(state["lr"]), float(state["lr_rnn"])
         for name in PARAM_NAMES:
             self.m[name] = np.array(state[f"m/{name}"], np.float64)
             self.v[name] = np.array(state[f"v/{name}"], np.float64)

@@ -199,8 +199,10 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                     best_acc, bad_epochs = valid_acc, 0
                 else:
                     bad_epochs += 1
+                    opt.lr *= config.lr_decay  # a plateau: smaller steps settle into it
+                    opt.lr_rnn *= config.lr_decay
                 record = {"epoch": epoch, "train_cost": cost_sum / max(frames_sum, 1), "valid_acc": valid_acc,
-                          "seconds": seconds, "steps_per_s": frames_sum / seconds, "best": improved}
+                          "seconds": seconds, "steps_per_s": frames_sum / seconds, "best": improved, "lr": opt.lr}
                 history.append(record)
                 save_checkpoint(last_path, Checkpoint(params, meta_now(epoch, rng=_rng_state(rng)), opt.state_dict()))
                 if improved:

@@ -121,3 +121,13 @@ def test_pretraining_moves_only_the_rbm(tmp_path):
 def test_bad_config_is_a_usage_error(tmp_path, bad):
     with pytest.raises(UsageError):
         train([loop_piece(8)], [], ModelConfig(V, 4, 4), small_config(**bad), tmp_path / "m.npz", META)
+
+
+def test_lr_decays_only_after_epochs_without_improvement(tmp_path):
+    pieces = [loop_piece(16, i) for i in range(4)]
+    res = train(pieces, [loop_piece(12)], ModelConfig(V, 8, 6), small_config(epochs=4, lr_decay=0.5),
+                tmp_path / "m.npz", META)
+    lrs = [h["lr"] for h in res.history]
+    for prev, h, lr in zip([0.01] + lrs, res.history, lrs):
+        assert lr == pytest.approx(prev if h["best"] else prev * 0.5)
+    assert load_checkpoint(tmp_path / "m.last.npz").opt["lr"] == pytest.approx(lrs[-1])

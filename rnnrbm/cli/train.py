@@ -29,6 +29,7 @@ def train(
     dtype: str = typer.Option(T.dtype, help="float32 or float64."),
     lr: float = typer.Option(T.lr, "--lr", help="Adam learning rate of the RBM part."),
     lr_rnn: float = typer.Option(T.lr_rnn, "--lr-rnn", help="Adam learning rate of the recurrent part."),
+    lr_decay: float = typer.Option(T.lr_decay, "--lr-decay", help="Multiply the learning rates by this after an epoch without a better valid accuracy (1 = constant)."),
     clip: float = typer.Option(T.clip, help="Clip the gradient's global norm (0 = off)."),
     negative_batch: int = typer.Option(T.negative_batch, "--negative-batch", help="Random dense songs per update."),
     negative_p: float = typer.Option(T.negative_p, "--negative-p", help="Note-on probability of the random songs (> 0.5)."),
@@ -49,7 +50,7 @@ def train(
     from rnnrbm.train import train_on_files
 
     config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
-                         lr_rnn=lr_rnn, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
+                         lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
                          seed=seed)
     ingest = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c, min_steps,
