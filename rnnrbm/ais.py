@@ -207,7 +207,7 @@ def step_biases(params: dict[str, np.ndarray], piece: np.ndarray) -> tuple[np.nd
     """``(v, bv_t, bh_t)`` of every step of one piece, in float64: (T, V), (T, V), (T, H)."""
     from rnnrbm.model import dynamic_biases, recurrence
 
-    p64 = {k: np.asarray(a, np.float64) for k, a in params.items()}
+    p64 = {k: np.asarray(a, np.float64) for k, a in params.items()}  # no copy when already float64
     v = (np.asarray(piece) != 0).astype(np.float64)
     u = recurrence(p64, v)
     bv, bh = dynamic_biases(p64, u[:-1])
@@ -236,6 +236,7 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
         raise UsageError(f"--log-z exact enumerates 2^{min(V, H)} states; it needs at most "
                          f"{EXACT_MAX_UNITS} visible or hidden units")
     total = int(sum(len(p) for p in pieces))
+    params64 = {k: np.asarray(a, np.float64) for k, a in params.items()}
     block = max(1, CHAINS_PER_BLOCK // runs) if method == "ais" else max(1, EXACT_BLOCK_ELEMENTS // 2 ** min(V, H))
     ll = np.empty(total)
     se = np.zeros(total)
@@ -260,7 +261,7 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
     for piece in pieces:
         if len(piece) == 0:
             continue
-        v, bv, bh = step_biases(params, piece)
+        v, bv, bh = step_biases(params64, piece)
         for start in range(0, len(v), block):
             part = slice(start, start + block)
             pending.append((v[part], bv[part], bh[part]))

@@ -59,7 +59,7 @@ def zero_model(V=88, H=20, R=10):
 def test_all_half_model_has_ll_n_visible_log_half(method):
     rng = np.random.default_rng(0)
     pieces = [rng.random((30, 88)) < 0.1, rng.random((7, 88)) < 0.5]
-    result = ais.log_likelihood(zero_model(), pieces, runs=7, n_betas=20, method=method)
+    result = ais.log_likelihood(zero_model(88, 10), pieces, runs=7, n_betas=20, method=method)
     assert result.method == method and result.steps == 37
     np.testing.assert_allclose(result.per_step, 88 * np.log(0.5), rtol=1e-12)
     assert result.mean == pytest.approx(-61.0, abs=0.005)
