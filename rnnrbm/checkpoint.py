@@ -21,12 +21,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rnnrbm.errors import RnnrbmError
+from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.model import PARAM_NAMES, ModelConfig
 
 FORMAT = "rnnrbm"
@@ -112,3 +113,27 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise RnnrbmError(f"{path}: parameters have mixed dtypes")
     opt = {k[len(OPT_PREFIX):]: v for k, v in data.items() if k.startswith(OPT_PREFIX)}
     return Checkpoint(params, meta, opt)
+
+
+def default_model_path() -> Path:
+    """The shipped checkpoint, ``default.npz`` of the installed package ``rnnrbm.models``."""
+    return Path(str(resources.files("rnnrbm.models") / "default.npz"))
+
+
+def open_model(model: Path | None) -> tuple[Path, Checkpoint]:
+    """Load ``model`` (None: the shipped default) as a :class:`~rnnrbm.checkpoint.Checkpoint`."""
+    if model is None:
+        path = default_model_path()
+        if not path.is_file():
+            raise UsageError(f"the shipped model {path} is missing; train one with "
+                             "'rnnrbm train MIDI_FOLDER -o model.npz' and pass -m model.npz")
+    else:
+        path = Path(model)
+        if not path.exists():
+            raise UsageError(f"model {path} does not exist; pass a checkpoint written by 'rnnrbm train'")
+        if not path.is_file():
+            raise UsageError(f"model {path} is not a file; pass a checkpoint .npz written by 'rnnrbm train'")
+    ckpt = load_checkpoint(path)
+    if "low" not in ckpt.meta or "high" not in ckpt.meta:
+        raise RnnrbmError(f"{path}: checkpoint metadata has no pitch range (low/high), so its notes are unknown")
+    return path, ckpt

@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from rnnrbm.ais import DEFAULT_BETAS, DEFAULT_RUNS, METHODS
+from rnnrbm.checkpoint import open_model
 from rnnrbm.errors import RnnrbmError, UsageError
 
 SPLITS = ("train", "valid", "test", "all")
@@ -95,52 +96,13 @@ class EvaluateOptions:
             raise UsageError(f"--seed must be below 2**63 (got {self.seed})")
 
 
-def data_config(meta: dict):
-    """The :class:`~rnnrbm.ingest.IngestConfig` that reads data as the checkpoint's training data was read.
-
-    Range, grid and out-of-range rule come from the checkpoint (``low``, ``high``,
-    ``steps_per_beat``, ``out_of_range``); pedal, key transposition, minimum length
-    and the valid/test fractions (so a MIDI folder splits as in training) come from
-    ``meta["ingest"]`` when present.
-    """
-    from rnnrbm.ingest import IngestConfig
-
-    known = {f.name for f in fields(IngestConfig)}
-    ingest = meta.get("ingest") or {}
-    options = {k: ingest[k] for k in ("pedal", "transpose_to_c", "min_steps", "valid_fraction", "test_fraction",
-                                      "max_steps", "timeout") if k in ingest and k in known}
-    options.update(low=int(meta["low"]), high=int(meta["high"]),
-                   out_of_range=meta.get("out_of_range") or ingest.get("out_of_range") or "fold")
-    if meta.get("steps_per_beat") is not None:
-        options["steps_per_beat"] = int(meta["steps_per_beat"])
-    try:
-        return IngestConfig(**options)
-    except UsageError as exc:
-        raise RnnrbmError(f"checkpoint metadata gives an invalid data configuration: {exc}") from None
-
-
-def load_model(path: Path):
-    """Load a checkpoint for evaluation; UsageError if missing, RnnrbmError if unusable."""
-    from rnnrbm.checkpoint import load_checkpoint
-
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"model {path} does not exist; pass a checkpoint written by 'rnnrbm train'")
-    if not path.is_file():
-        raise UsageError(f"model {path} is not a file; pass a checkpoint .npz written by 'rnnrbm train'")
-    ckpt = load_checkpoint(path)
-    if "low" not in ckpt.meta or "high" not in ckpt.meta:
-        raise RnnrbmError(f"{path}: checkpoint metadata has no pitch range (low/high), so its data cannot be read")
-    return ckpt
-
-
 def load_split(paths: Sequence[Path], meta: dict, split: str, jobs: int = 1,
                progress: Optional[Progress] = None) -> list[np.ndarray]:
     """Pieces of ``split`` ("all" for every piece) of the data, in the checkpoint's range and grid."""
     from rnnrbm.corpus import SPLITS as CORPUS_SPLITS
-    from rnnrbm.ingest import load_pieces
+    from rnnrbm.ingest import config_from_meta, load_pieces
 
-    config = data_config(meta)
+    config = config_from_meta(meta)
     on_file = (lambda name, status, done, total: progress("load", done, total)) if progress else None
     try:
         corpus = load_pieces([Path(p) for p in paths], config, jobs=jobs, progress=on_file)
@@ -282,7 +244,7 @@ def evaluate(model: Path, data: Sequence[Path], options: EvaluateOptions = Evalu
              progress: Optional[Progress] = None) -> dict:
     """Evaluate checkpoint ``model`` on ``data`` (corpus .npz, benchmark .json, MIDI files or folders).
 
-    The data are read with the checkpoint's range and grid (:func:`data_config`) and
+    The data are read with the checkpoint's range and grid (:func:`rnnrbm.ingest.config_from_meta`) and
     ``options.split`` is taken ("all" for every piece). Returns the dict described in
     the module docstring.
 
@@ -296,7 +258,7 @@ def evaluate(model: Path, data: Sequence[Path], options: EvaluateOptions = Evalu
     data = [Path(p) for p in (data if isinstance(data, (list, tuple)) else [data])]
     if not data:
         raise UsageError("give the data to evaluate on: a corpus .npz, benchmark .json, or MIDI files/folders")
-    ckpt = load_model(model)
+    _, ckpt = open_model(Path(model))
     pieces = load_split(data, ckpt.meta, options.split, options.jobs, progress)
     load_seconds = time.perf_counter() - start
     result = evaluate_pieces(ckpt.params, pieces, int(ckpt.meta["low"]), options, progress)

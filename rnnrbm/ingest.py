@@ -15,7 +15,7 @@ import signal
 import statistics
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -68,6 +68,28 @@ class IngestConfig:
     @property
     def n_visible(self) -> int:
         return self.high - self.low + 1
+
+
+def config_from_meta(meta: dict) -> IngestConfig:
+    """The :class:`~rnnrbm.ingest.IngestConfig` that reads data as the checkpoint's training data was read.
+
+    Range, grid and out-of-range rule come from the checkpoint (``low``, ``high``,
+    ``steps_per_beat``, ``out_of_range``); pedal, key transposition, minimum length
+    and the valid/test fractions (so a MIDI folder splits as in training) come from
+    ``meta["ingest"]`` when present.
+    """
+    known = {f.name for f in fields(IngestConfig)}
+    ingest = meta.get("ingest") or {}
+    options = {k: ingest[k] for k in ("pedal", "transpose_to_c", "min_steps", "valid_fraction", "test_fraction",
+                                      "max_steps", "timeout") if k in ingest and k in known}
+    options.update(low=int(meta["low"]), high=int(meta["high"]),
+                   out_of_range=meta.get("out_of_range") or ingest.get("out_of_range") or "fold")
+    if meta.get("steps_per_beat") is not None:
+        options["steps_per_beat"] = int(meta["steps_per_beat"])
+    try:
+        return IngestConfig(**options)
+    except UsageError as exc:
+        raise RnnrbmError(f"checkpoint metadata gives an invalid data configuration: {exc}") from None
 
 
 @dataclass(frozen=True)

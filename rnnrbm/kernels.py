@@ -131,7 +131,7 @@ def _check_2d_same(*arrays: np.ndarray) -> None:
 # ---------------------------------------------------------------- generation
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sum_rows(M, idx, n, acc):
     # acc = sum of rows M[idx[q]], q < n; four rows per pass keeps acc in registers longer.
     acc[:] = 0.0
@@ -321,26 +321,6 @@ def _ais_uniforms(state, out, n):
     return state
 
 
-@njit(cache=True, error_model="numpy")
-def _ais_rows_sum(M, idx, n, acc):
-    # acc = sum of rows M[idx[q]], q < n (M's dtype)
-    acc[:] = 0.0
-    q = 0
-    while q + 4 <= n:
-        r0 = M[idx[q]]
-        r1 = M[idx[q + 1]]
-        r2 = M[idx[q + 2]]
-        r3 = M[idx[q + 3]]
-        for j in range(acc.shape[0]):
-            acc[j] += (r0[j] + r1[j]) + (r2[j] + r3[j])
-        q += 4
-    while q < n:
-        r0 = M[idx[q]]
-        for j in range(acc.shape[0]):
-            acc[j] += r0[j]
-        q += 1
-
-
 @njit(cache=True, inline="always", error_model="numpy")
 def _ais_sigmoid(a):
     # Branch-free logistic that LLVM vectorises: exp(-|a|) = (e^{-|a|/256})^256 with a degree-10
@@ -425,7 +405,7 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
         beta = betas[k]
         delta = beta - betas[k - 1]
         # log f_k(v) - log f_{k-1}(v) = sum_j softplus(bh_j + beta_k x_j) - softplus(bh_j + beta_{k-1} x_j)
-        _ais_rows_sum(W, vidx, nv, x)
+        _sum_rows(W, vidx, nv, x)
         _ais_hidden_pass(x, bhs, beta, delta, P, inc)
         if not series_ok[k]:
             xmax = 0.0
@@ -445,7 +425,7 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
         for j in range(H):
             hidx[nh] = j
             nh += U[j] < P[j]
-        _ais_rows_sum(WT, hidx, nh, y)
+        _sum_rows(WT, hidx, nh, y)
         _ais_visible_pass(y, bvs, beta, P)
         state = _ais_uniforms(state, U, V)
         nv = 0

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import secrets
 import wave
-from dataclasses import dataclass, field, fields
-from importlib import resources
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
+from rnnrbm.checkpoint import default_model_path, open_model  # noqa: F401  (default_model_path re-exported)
 from rnnrbm.errors import RnnrbmError, UsageError
 
 DEFAULT_STEPS = 256
@@ -227,11 +227,6 @@ class GenerateResult:
 # ---------------------------------------------------------------- paths and checkpoint
 
 
-def default_model_path() -> Path:
-    """The shipped checkpoint, ``default.npz`` of the installed package ``rnnrbm.models``."""
-    return Path(str(resources.files("rnnrbm.models") / "default.npz"))
-
-
 def numbered(path: Path, n: int) -> list[Path]:
     """``[path]`` for n = 1, else ``stem-1.suffix`` .. ``stem-n.suffix`` beside ``path``."""
     path = Path(path)
@@ -257,38 +252,11 @@ def check_writable(path: Path, suffixes: tuple[str, ...], what: str) -> None:
         raise UsageError(f"cannot write {what} {path}: {exc}") from None
 
 
-def load_model(model: Optional[Path]):
-    """Load ``model`` (None: the shipped default) as a :class:`~rnnrbm.checkpoint.Checkpoint`."""
-    from rnnrbm.checkpoint import load_checkpoint
-
-    if model is None:
-        path = default_model_path()
-        if not path.is_file():
-            raise UsageError(f"the shipped model {path} is missing; train one with "
-                             "'rnnrbm train MIDI_FOLDER -o model.npz' and pass -m model.npz")
-    else:
-        path = Path(model)
-        if not path.exists():
-            raise UsageError(f"model {path} does not exist; pass a checkpoint written by 'rnnrbm train'")
-        if not path.is_file():
-            raise UsageError(f"model {path} is not a file; pass a checkpoint .npz written by 'rnnrbm train'")
-    ckpt = load_checkpoint(path)
-    if "low" not in ckpt.meta or "high" not in ckpt.meta:
-        raise RnnrbmError(f"{path}: checkpoint metadata has no pitch range (low/high), so its notes are unknown")
-    return path, ckpt
-
-
 def primer_config(meta: dict):
     """The :class:`~rnnrbm.ingest.IngestConfig` that reads a primer like the model's training data."""
-    from rnnrbm.ingest import IngestConfig
+    from rnnrbm.ingest import config_from_meta
 
-    known = {f.name for f in fields(IngestConfig)}
-    options = {k: v for k, v in (meta.get("ingest") or {}).items() if k in known}
-    options.update(low=int(meta["low"]), high=int(meta["high"]),
-                   steps_per_beat=int(meta.get("steps_per_beat", 4)),
-                   out_of_range=meta.get("out_of_range", options.get("out_of_range", "fold")),
-                   min_steps=1, valid_fraction=0.0, test_fraction=0.0)
-    return IngestConfig(**options)
+    return replace(config_from_meta(meta), min_steps=1, valid_fraction=0.0, test_fraction=0.0)
 
 
 def read_primer(path: Path, meta: dict) -> np.ndarray:
@@ -387,7 +355,7 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
         if path is not None:
             check_writable(path, (".wav",), "--wav output")
 
-    model_path, ckpt = load_model(model)
+    model_path, ckpt = open_model(model)
     meta = ckpt.meta
     low, high = int(meta["low"]), int(meta["high"])
     steps_per_beat = int(meta.get("steps_per_beat", 4))

@@ -3,6 +3,8 @@
 import json
 
 import numpy as np
+
+from rnnrbm.ingest import config_from_meta
 import pytest
 
 from rnnrbm import evaluate as ev
@@ -143,7 +145,7 @@ def test_missing_files_are_usage_errors(tmp_path):
 
 
 def test_data_config_follows_the_checkpoint():
-    config = ev.data_config(meta(low=21, high=108, steps_per_beat=4, pedal=False, transpose_to_c=True,
+    config = config_from_meta(meta(low=21, high=108, steps_per_beat=4, pedal=False, transpose_to_c=True,
                                  valid_fraction=0.2, test_fraction=0.05, inputs=["x"]))
     assert (config.low, config.high, config.steps_per_beat) == (21, 108, 4)
     assert (config.pedal, config.transpose_to_c, config.valid_fraction, config.test_fraction) == (False, True, 0.2, 0.05)

@@ -8,6 +8,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from rnnrbm import checkpoint
 from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.midi import midi_to_roll, write_midi
@@ -269,7 +270,7 @@ def test_corrupt_and_rangeless_checkpoints_are_clear_errors(tmp_path):
 def test_missing_shipped_model_says_how_to_get_one(tmp_path, monkeypatch):
     import rnnrbm.sample as sample
 
-    monkeypatch.setattr(sample, "default_model_path", lambda: tmp_path / "default.npz")
+    monkeypatch.setattr(checkpoint, "default_model_path", lambda: tmp_path / "default.npz")
     with pytest.raises(UsageError, match="shipped model .* is missing; train one"):
         generate_files(tmp_path / "o.mid", GenerateOptions(steps=4))
 
