@@ -71,8 +71,10 @@ def check_output(path: Path, suffix: str = ".npz") -> None:
         raise UsageError(f"output {path} must end in {suffix}, e.g. corpus{suffix}")
     if path.is_dir():
         raise UsageError(f"output {path} is a folder; give a file name like corpus{suffix}")
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: {path.parent} is not an existing folder")
+    try:  # like train's -o: a new output folder is made on the spot
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: cannot make folder {path.parent} ({exc.strerror})") from None
     atomic_write(path.parent / f".{path.name}.probe", lambda handle: None).unlink()
 
 

@@ -75,14 +75,17 @@ def test_bad_options_are_one_line_exit_2(folder, tmp_path, args, fragments):
 
 
 def test_unwritable_output_fails_before_parsing(folder, tmp_path):
-    result = runner.invoke(app, ["ingest", str(folder), "-o", str(tmp_path / "no" / "c.npz")])
-    one_error_line(result, 2, "not an existing folder")
-    assert "Ingest summary" not in result.stdout
     (tmp_path / "plain").write_text("")
     result = runner.invoke(app, ["ingest", str(folder), "-o", str(tmp_path / "plain" / "c.npz")])
-    assert result.exit_code != 0 and "Ingest summary" not in result.stdout
+    one_error_line(result, 2, "cannot make folder")
+    assert "Ingest summary" not in result.stdout
     result = runner.invoke(app, ["ingest", str(folder), "-o", str(tmp_path / "c.json")])
     one_error_line(result, 2, ".npz")
+
+
+def test_missing_output_folders_are_made(folder, tmp_path):
+    result = runner.invoke(app, ["ingest", str(folder), "-o", str(tmp_path / "new" / "deeper" / "c.npz")])
+    assert result.exit_code == 0 and (tmp_path / "new" / "deeper" / "c.npz").is_file()
 
 
 def test_nothing_usable_exits_1_after_the_summary(folder, tmp_path):

@@ -166,8 +166,11 @@ def test_check_output(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the probe file is gone
     with pytest.raises(UsageError, match="must end in .npz"):
         check_output(tmp_path / "c.txt")
-    with pytest.raises(UsageError, match="not an existing folder"):
-        check_output(tmp_path / "no" / "c.npz")
+    check_output(tmp_path / "new" / "c.npz")  # missing folders are made
+    assert (tmp_path / "new").is_dir()
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(UsageError, match="cannot make folder"):
+        check_output(tmp_path / "plain" / "c.npz")
     (tmp_path / "dir.npz").mkdir()
     with pytest.raises(UsageError, match="is a folder"):
         check_output(tmp_path / "dir.npz")
