@@ -19,14 +19,13 @@ crash or SIGKILL mid-write leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rnnrbm.corpus import atomic_write
 from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.model import PARAM_NAMES, ModelConfig
 
@@ -59,16 +58,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     arrays.update({OPT_PREFIX + k: np.asarray(v) for k, v in ckpt.opt.items()})
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

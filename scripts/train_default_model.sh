@@ -11,6 +11,6 @@ pip install -q -e ".[data]"
 python scripts/export_chorales.py "$WORK/chorales" --all --clean
 rnnrbm ingest "$WORK/chorales" -o "$WORK/chorales.npz" --steps-per-beat 2 --transpose-to-c
 time rnnrbm train "$WORK/chorales.npz" -o "$WORK/default.npz" --gradient rtrl --hidden 150 --recurrent 64 \
-    --epochs "$EPOCHS" --patience 8 --seed 0
+    --epochs "$EPOCHS" --patience 8 --lr-decay 0.5 --seed 0
 cp "$WORK/default.npz" models/default.npz
 python scripts/sample_quality.py models/default.npz "$WORK/chorales.npz"
