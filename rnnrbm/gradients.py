@@ -96,10 +96,12 @@ def rtrl_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     other = np.empty_like(S)
     g = np.zeros(S.shape[2], dtype=np.float64)
     groups = [sl for sl in _stream_groups(B) if sl.start < sl.stop]
+    fp_state = np.geterr()
     pool = _pool(len(groups))
 
     def advance(sl: slice, t: int, S: np.ndarray, other: np.ndarray, D: np.ndarray) -> None:
-        np.matmul(A[sl], S[sl, :R, :], out=other[sl])  # the one large product: S_t and d_t S_{t-1}
+        with np.errstate(**fp_state):  # error state is per thread: take the caller's
+            np.matmul(A[sl], S[sl, :R, :], out=other[sl])  # the one large product: S_t and d_t S_{t-1}
         rtrl_immediate(other[sl], D[sl], np.ascontiguousarray(v[sl, t]), np.ascontiguousarray(U_prev[sl, t]))
 
     for t in range(L):

@@ -172,6 +172,13 @@ def collect_inputs(paths: Iterable[Path], allow_corpus: bool = False) -> list[So
     return sorted(found.values(), key=lambda s: str(s.path))
 
 
+def check_jobs(jobs: int) -> int:
+    """Validate ``--jobs`` and resolve 0 to one process per CPU."""
+    if jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
+    return jobs or os.cpu_count() or 1
+
+
 def ingest(paths: Iterable[Path], config: IngestConfig = IngestConfig(), jobs: int = 1,
            progress: Optional[Progress] = None) -> tuple[Corpus, IngestReport]:
     """Read MIDI files/folders and benchmark JSON files into a corpus.
@@ -180,6 +187,7 @@ def ingest(paths: Iterable[Path], config: IngestConfig = IngestConfig(), jobs: i
     piece survives; otherwise returns the corpus and a report of what was skipped.
     """
     paths = list(paths)
+    check_jobs(jobs)  # arguments before any file access
     sources = collect_inputs(paths)
     if not sources:
         raise UsageError(f"no MIDI (.mid, .midi, .kar) or .json files in {', '.join(map(str, paths))}")
@@ -190,9 +198,7 @@ def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
                    progress: Optional[Progress] = None, inputs: Optional[list[str]] = None
                    ) -> tuple[Corpus, IngestReport]:
     """:func:`ingest` for already collected MIDI/JSON sources (``jobs=0``: one per CPU)."""
-    if jobs < 0:
-        raise UsageError(f"--jobs must be 0 (one per CPU) or more, not {jobs}")
-    jobs = jobs or os.cpu_count() or 1
+    jobs = check_jobs(jobs)
     kinds = {s.kind for s in sources}
     if config.steps_per_beat is None:
         if kinds == {"midi", "json"}:

@@ -141,13 +141,13 @@ def test_benchmark_json_keeps_splits_and_defaults_to_one_step_per_beat(tmp_path,
     assert [n for n, _ in report.skipped["not a benchmark JSON file"]] == ["other.json"]
 
 
-def test_config_validation():
+def test_config_validation(tmp_path):
     for bad in (dict(low=70, high=60), dict(out_of_range="wrap"), dict(steps_per_beat=0),
                 dict(valid_fraction=0.6, test_fraction=0.5), dict(min_steps=0), dict(timeout=0)):
         with pytest.raises(UsageError):
             IngestConfig(**bad)
     with pytest.raises(UsageError, match="--jobs"):
-        ingest([SHARED], jobs=-1)
+        ingest([tmp_path], jobs=-1)
 
 
 def test_timeout_in_worker_skips_the_file(monkeypatch, scale_file):
