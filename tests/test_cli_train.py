@@ -79,3 +79,24 @@ def test_training_on_a_corpus_keeps_its_range(tmp_path, songs):
 def test_error_lines_keep_brackets(tmp_path):
     result = runner.invoke(app, ["train", str(tmp_path / "br [x]" / "nope"), "-o", str(tmp_path / "m.npz"), *FAST])
     assert result.exit_code == 2 and "br [x]" in result.output
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path, songs):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "m.npz"
+    args = [sys.executable, "-m", "rnnrbm", "train", str(songs), "-o", str(out), *FAST, "--epochs", "100000"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "m.last.npz").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    last = load_checkpoint(tmp_path / "m.last.npz")
+    assert last.meta["interrupted"] is True and last.opt
+    assert load_checkpoint(out).meta["epoch"] >= 1
