@@ -122,6 +122,27 @@ def train(train_pieces: list[np.ndarray], valid_pieces: list[np.ndarray], model_
         return _train(train_pieces, valid_pieces, model_config, config, out, data_meta, resume, on_event)
 
 
+def _update(params: dict[str, np.ndarray], opt: Adam, chunk, state, config: TrainConfig,
+            rng: np.random.Generator, epoch: int):
+    """One parameter update from one chunk: per-frame data gradient minus lambda times that of random songs."""
+    g, state, stats = chunk_gradient(params, chunk.v, chunk.first, chunk.valid, state, config.cd_k, rng,
+                                     config.gradient)
+    n = stats["frames"]
+    if n == 0:
+        return state, stats
+    grads = {k: g[k] / n for k in PARAM_NAMES}
+    if config.negative_weight > 0 and config.negative_batch > 0:
+        neg = random_songs(config.negative_batch, config.chunk, chunk.v.shape[2], config.negative_p, rng,
+                           chunk.v.dtype)
+        ng, _, nstats = chunk_gradient(params, neg.v, neg.first, neg.valid,
+                                       init_state(params, config.negative_batch, False), config.cd_k, rng, "bptt")
+        for k in PARAM_NAMES:
+            grads[k] -= config.negative_weight * ng[k] / nstats["frames"]
+    _check_finite(grads, stats["cost"], epoch, config)
+    opt.step(params, grads)
+    return state, stats
+
+
 def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, resume, on_event) -> TrainResult:
     out = Path(out)
     last_path, log_path = sibling_paths(out)
@@ -160,7 +181,6 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
     dtype = np.dtype(config.dtype)
     rtrl = config.gradient == "rtrl"
     total_frames = int(sum(len(p) for p in train_pieces))
-    V = model_config.n_visible
     result = TrainResult(out, last_path, history)
     epoch = epoch0
     # Overflow on divergence is reported once, clearly, by _check_finite: no NumPy warnings.
@@ -172,24 +192,11 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                 state = init_state(params, config.batch, rtrl)
                 cost_sum = frames_sum = 0.0
                 for chunk in epoch_chunks(train_pieces, config.batch, config.chunk, rng, dtype):
-                    g, state, stats = chunk_gradient(params, chunk.v, chunk.first, chunk.valid, state,
-                                                     config.cd_k, rng, config.gradient)
-                    n = stats["frames"]
-                    if n == 0:
-                        continue
-                    grads = {k: g[k] / n for k in PARAM_NAMES}
-                    if config.negative_weight > 0 and config.negative_batch > 0:
-                        neg = random_songs(config.negative_batch, config.chunk, V, config.negative_p, rng, dtype)
-                        ng, _, nstats = chunk_gradient(params, neg.v, neg.first, neg.valid,
-                                                       init_state(params, config.negative_batch, False),
-                                                       config.cd_k, rng, "bptt")
-                        for k in PARAM_NAMES:
-                            grads[k] -= config.negative_weight * ng[k] / nstats["frames"]
-                    _check_finite(grads, stats["cost"], epoch, config)
-                    opt.step(params, grads)
+                    state, stats = _update(params, opt, chunk, state, config, rng, epoch)
                     cost_sum += stats["cost"]
-                    frames_sum += n
-                    emit("update", {"frames": n, "cost": stats["cost"] / n})
+                    frames_sum += stats["frames"]
+                    if stats["frames"]:
+                        emit("update", {"frames": stats["frames"], "cost": stats["cost"] / stats["frames"]})
                 seconds = time.perf_counter() - t0
                 valid_rng = np.random.default_rng([config.seed, epoch])  # evaluation never shifts training randomness
                 valid_acc = (frame_accuracy(params, valid_pieces, config.valid_gibbs, config.valid_samples, valid_rng)
