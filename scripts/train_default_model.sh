@@ -10,7 +10,7 @@ EPOCHS=${EPOCHS:-40}
 pip install -q -e ".[data]"
 python scripts/export_chorales.py "$WORK/chorales" --all --clean
 rnnrbm ingest "$WORK/chorales" -o "$WORK/chorales.npz" --steps-per-beat 2 --transpose-to-c
-time rnnrbm train "$WORK/chorales.npz" -o "$WORK/default.npz" --gradient rtrl --hidden 150 --recurrent 64 \
+time rnnrbm train "$WORK/chorales.npz" -o "$WORK/default.npz" --gradient rtrl --hidden 150 --recurrent 64 --cd-k 25 \
     --epochs "$EPOCHS" --patience 8 --lr-decay 0.5 --seed 0
 cp "$WORK/default.npz" models/default.npz
 python scripts/sample_quality.py models/default.npz "$WORK/chorales.npz"
