@@ -23,15 +23,13 @@ recurrent parameters theta = (Wvu, Wuu, bu, u0) then get ``sum_t d_t S_{t-1}``:
 
 from __future__ import annotations
 
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnnrbm.kernels import rtrl_immediate, rtrl_reset
 from rnnrbm.model import PARAM_NAMES
+from rnnrbm.parallel import row_groups, run_groups
 from rnnrbm.rbm import free_energy, gibbs_chain, sigmoid
 
 
@@ -95,14 +93,7 @@ def rtrl_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     A = np.empty((B, R + 1, R), dtype=S.dtype)
     other = np.empty_like(S)
     g = np.zeros(S.shape[2], dtype=np.float64)
-    groups = [sl for sl in _stream_groups(B) if sl.start < sl.stop]
-    fp_state = np.geterr()
-    pool = _pool(len(groups))
-
-    def advance(sl: slice, t: int, S: np.ndarray, other: np.ndarray, D: np.ndarray) -> None:
-        with np.errstate(**fp_state):  # error state is per thread: take the caller's
-            np.matmul(A[sl], S[sl, :R, :], out=other[sl])  # the one large product: S_t and d_t S_{t-1}
-        rtrl_immediate(other[sl], D[sl], np.ascontiguousarray(v[sl, t]), np.ascontiguousarray(U_prev[sl, t]))
+    groups = row_groups(B)
 
     for t in range(L):
         if first[:, t].any():
@@ -110,25 +101,15 @@ def rtrl_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
         D = 1.0 - U[:, t] ** 2
         A[:, :R, :] = D[:, :, None] * WuuT
         A[:, R, :] = d[:, t]
-        if pool is None:
-            advance(groups[0], t, S, other, D)
-        else:  # streams split over threads; BLAS and the kernel release the GIL
-            list(pool.map(lambda sl: advance(sl, t, S, other, D), groups))
+
+        def advance(sl: slice) -> None:
+            np.matmul(A[sl], S[sl, :R, :], out=other[sl])  # the one large product: S_t and d_t S_{t-1}
+            rtrl_immediate(other[sl], D[sl], np.ascontiguousarray(v[sl, t]), np.ascontiguousarray(U_prev[sl, t]))
+
+        run_groups(advance, groups)
         g += other[:, R, :].sum(axis=0)
         S, other = other, S
     return g, S
-
-
-def _stream_groups(B: int) -> list[slice]:
-    """Split B streams into one contiguous group per CPU core."""
-    n = max(1, min(B, os.cpu_count() or 1))
-    edges = np.linspace(0, B, n + 1).astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-
-
-@functools.lru_cache(maxsize=None)
-def _pool(workers: int) -> ThreadPoolExecutor | None:
-    return ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
 
 def bptt_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarray, U_prev: np.ndarray,

@@ -23,7 +23,7 @@ from numba import njit
 # ---------------------------------------------------------------- sampling
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, nogil=True)
 def _sample_sigmoid(x, bias, uniforms, out):
     n, d = x.shape
     for i in range(n):
