@@ -23,6 +23,7 @@ recurrent parameters theta = (Wvu, Wuu, bu, u0) then get ``sum_t d_t S_{t-1}``:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,18 +96,17 @@ def rtrl_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     g = np.zeros(S.shape[2], dtype=np.float64)
     groups = row_groups(B)
 
+    def advance(sl: slice, S_prev: np.ndarray, S_next: np.ndarray, D: np.ndarray, t: int) -> None:
+        np.matmul(A[sl], S_prev[sl, :R, :], out=S_next[sl])  # the one large product: S_t and d_t S_{t-1}
+        rtrl_immediate(S_next[sl], D[sl], np.ascontiguousarray(v[sl, t]), np.ascontiguousarray(U_prev[sl, t]))
+
     for t in range(L):
         if first[:, t].any():
             rtrl_reset(S, np.ascontiguousarray(first[:, t]), V)
         D = 1.0 - U[:, t] ** 2
         A[:, :R, :] = D[:, :, None] * WuuT
         A[:, R, :] = d[:, t]
-
-        def advance(sl: slice) -> None:
-            np.matmul(A[sl], S[sl, :R, :], out=other[sl])  # the one large product: S_t and d_t S_{t-1}
-            rtrl_immediate(other[sl], D[sl], np.ascontiguousarray(v[sl, t]), np.ascontiguousarray(U_prev[sl, t]))
-
-        run_groups(advance, groups)
+        run_groups(functools.partial(advance, S_prev=S, S_next=other, D=D, t=t), groups)
         g += other[:, R, :].sum(axis=0)
         S, other = other, S
     return g, S

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 import wave
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Union
 

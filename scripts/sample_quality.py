@@ -15,7 +15,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 
 from rnnrbm.checkpoint import load_checkpoint
 from rnnrbm.ingest import load_pieces

@@ -1,7 +1,6 @@
 """Checkpoints round-trip, and every kind of broken file is one clear error."""
 
 import json
-import zipfile
 
 import numpy as np
 import pytest

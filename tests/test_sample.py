@@ -268,7 +268,6 @@ def test_corrupt_and_rangeless_checkpoints_are_clear_errors(tmp_path):
 
 
 def test_missing_shipped_model_says_how_to_get_one(tmp_path, monkeypatch):
-    import rnnrbm.sample as sample
 
     monkeypatch.setattr(checkpoint, "default_model_path", lambda: tmp_path / "default.npz")
     with pytest.raises(UsageError, match="shipped model .* is missing; train one"):
