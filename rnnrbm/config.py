@@ -51,6 +51,7 @@ class TrainConfig:
     negative_weight: float = 0.003  # lambda; 0 switches it off (0.01+ cost accuracy on JSB)
     pretrain_epochs: int = 0
     patience: int = 10
+    max_minutes: float = 0.0        # wall-clock budget (training, validation, pretraining); 0 means none
     seed: int = 0
     valid_gibbs: int = 5
     valid_samples: int = 1
@@ -71,5 +72,7 @@ class TrainConfig:
             raise UsageError(f"--lr-decay must be in (0, 1] (got {self.lr_decay})")
         if not 0.5 < self.negative_p <= 1.0:
             raise UsageError(f"--negative-p must be in (0.5, 1] (got {self.negative_p})")
+        if self.max_minutes < 0:
+            raise UsageError(f"--max-minutes must be >= 0 (got {self.max_minutes}); 0 means no time limit")
         if self.negative_weight < 0 or self.negative_batch < 0 or self.pretrain_epochs < 0 or self.clip < 0:
             raise UsageError("--negative-weight, --negative-batch, --pretrain-epochs and --clip must be >= 0")

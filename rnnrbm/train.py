@@ -44,6 +44,7 @@ class TrainResult:
     history: list[dict]
     interrupted: bool = False
     stopped_early: bool = False
+    out_of_time: bool = False
 
 
 def sibling_paths(out: Path) -> tuple[Path, Path]:
@@ -151,11 +152,12 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
     if not any(len(p) for p in train_pieces):
         raise RnnrbmError("no training data: every training piece is empty")
     emit = on_event or (lambda kind, info: None)
+    started = time.perf_counter()
 
     if resume:
         ckpt = load_checkpoint(last_path)
         meta = ckpt.meta
-        config = replace(TrainConfig(**meta["train"]), epochs=config.epochs)
+        config = replace(TrainConfig(**meta["train"]), epochs=config.epochs, max_minutes=config.max_minutes)
         if ckpt.model_config != model_config or any(meta.get(k) != data_meta.get(k) for k in ("low", "high", "steps_per_beat")):
             raise UsageError(f"{last_path} was trained with another model size, range or grid than the data given")
         params = ckpt.params
@@ -164,6 +166,7 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
         rng = np.random.default_rng()
         rng.bit_generator.state = meta["rng"]
         history, epoch0 = list(meta["history"]), int(meta["epoch"])
+        started -= history[-1].get("elapsed", 0.0) if history else 0.0  # the budget spans resumed runs
         best_acc, bad_epochs = meta.get("best_valid_acc"), int(meta.get("bad_epochs", 0))
     else:
         rng = np.random.default_rng(config.seed)
@@ -209,7 +212,8 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                     opt.lr *= config.lr_decay  # a plateau: smaller steps settle into it
                     opt.lr_rnn *= config.lr_decay
                 record = {"epoch": epoch, "train_cost": cost_sum / max(frames_sum, 1), "valid_acc": valid_acc,
-                          "seconds": seconds, "steps_per_s": frames_sum / seconds, "best": improved, "lr": opt.lr}
+                          "seconds": seconds, "steps_per_s": frames_sum / seconds, "best": improved, "lr": opt.lr,
+                          "elapsed": time.perf_counter() - started}
                 history.append(record)
                 save_checkpoint(last_path, Checkpoint(params, meta_now(epoch, rng=_rng_state(rng)), opt.state_dict()))
                 if improved:
@@ -219,6 +223,9 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                 emit("epoch_end", record)
                 if valid_acc is not None and bad_epochs >= config.patience:
                     result.stopped_early = True
+                    break
+                if config.max_minutes and record["elapsed"] >= 60 * config.max_minutes:
+                    result.out_of_time = True
                     break
         except KeyboardInterrupt:
             # Keep the interrupted state too: --resume goes on from it (not bit-exact mid-epoch).

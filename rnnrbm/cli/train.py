@@ -36,6 +36,7 @@ def train(
     negative_weight: float = typer.Option(T.negative_weight, "--negative-weight", help="Weight of the negative-gradient regularizer (0 = off)."),
     pretrain_epochs: int = typer.Option(T.pretrain_epochs, "--pretrain-epochs", help="RBM pretraining epochs on single frames."),
     patience: int = typer.Option(T.patience, help="Stop after this many epochs without a better valid accuracy."),
+    max_minutes: float = typer.Option(T.max_minutes, help="Stop after the epoch that reaches this wall-clock budget (0: no limit)."),
     seed: int = typer.Option(T.seed, help="Seed of initialisation and all sampling."),
     resume: bool = typer.Option(False, "--resume", help="Continue from '<out>.last.npz'."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -52,7 +53,7 @@ def train(
     config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
                          lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
-                         seed=seed)
+                         max_minutes=max_minutes, seed=seed)
     ingest = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c, min_steps,
                                valid_fraction, test_fraction, paths)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
@@ -77,7 +78,8 @@ def train(
     if result.interrupted:
         err_console.print(f"interrupted: saved {result.last_path} (resume with --resume) and kept {result.best_path}")
         raise typer.Exit(130)
-    why = "early stop: no better valid accuracy" if result.stopped_early else "done"
+    why = ("early stop: no better valid accuracy" if result.stopped_early
+           else "time budget reached" if result.out_of_time else "done")
     best = max((h for h in result.history if h["valid_acc"] is not None), key=lambda h: h["valid_acc"], default=None)
     summary = f" (best valid acc {best['valid_acc']:.4f} at epoch {best['epoch']})" if best else ""
     console.print(f"{why}: {len(result.history)} epoch(s); model saved to [bold]{result.best_path}[/]{summary}")
