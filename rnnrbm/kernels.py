@@ -18,32 +18,141 @@ uses to emit the gradient contribution of the step (see :mod:`rnnrbm.gradients`)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+# ---------------------------------------------------------------- random streams
+#
+# Kernels that sample many independent chains (Gibbs chains, AIS runs) give each
+# chain its own splitmix64 stream derived from an explicit integer key and the
+# chain's global index, so results depend on neither block sizes nor the number
+# of threads, and tests can replay the stream in NumPy. error_model="numpy" lets
+# LLVM vectorise the elementwise passes (no ZeroDivisionError checks).
+
+_SM_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_SM_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+_SM_MUL2 = np.uint64(0x94D049BB133111EB)
+_TWO_TO_MINUS_32 = 2.0 ** -32
+
+
+@njit(cache=True, error_model="numpy")
+def _splitmix64(z):
+    z = (z ^ (z >> np.uint64(30))) * _SM_MUL1
+    z = (z ^ (z >> np.uint64(27))) * _SM_MUL2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, error_model="numpy")
+def _uniforms(state, out, n):
+    # n uniforms in [0, 1) from the splitmix64 stream at state: two per 64-bit draw, high half
+    # first; an odd n drops the last low half.
+    i = 0
+    while i < n:
+        state += _SM_GAMMA
+        z = _splitmix64(state)
+        out[i] = np.float64(np.int64(z >> np.uint64(32))) * _TWO_TO_MINUS_32
+        if i + 1 < n:
+            out[i + 1] = np.float64(np.int64(z & np.uint64(0xFFFFFFFF))) * _TWO_TO_MINUS_32
+        i += 2
+    return state
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _logistic(a):
+    # Branch-free logistic that LLVM vectorises: exp(-|a|) = (e^{-|a|/256})^256 with a degree-10
+    # Taylor polynomial (relative error < 1e-13); |a| is clamped at 45, where sigmoid is 0 or 1
+    # to within 3e-20.
+    w = -min(abs(a), 45.0) * 0.00390625
+    e = 1.0 + w * (1.0 + w * (0.5 + w * (1.0 / 6 + w * (1.0 / 24 + w * (1.0 / 120 + w * (1.0 / 720 + w * (
+        1.0 / 5040 + w * (1.0 / 40320 + w * (1.0 / 362880 + w * (1.0 / 3628800))))))))))
+    for _ in range(8):
+        e = e * e
+    r = 1.0 / (1.0 + e)
+    return r if a >= 0.0 else e * r
+
+
+@njit(cache=True, error_model="numpy")
+def _chain_state(key, chain):
+    return key ^ _splitmix64(np.uint64(chain) * _SM_GAMMA + _SM_MUL1)
+
 
 # ---------------------------------------------------------------- sampling
 
 
-@njit(cache=True, nogil=True)
-def _sample_sigmoid(x, bias, uniforms, out):
-    n, d = x.shape
-    for i in range(n):
-        for j in range(d):
-            p = 1.0 / (1.0 + np.exp(-(x[i, j] + bias[i, j])))
-            out[i, j] = 1.0 if uniforms[i, j] < p else 0.0
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gibbs_chains(v, W, WT, bv, bh, k, seed, first, out):
+    N, V = v.shape
+    key = _splitmix64(np.uint64(seed) + _SM_MUL2)
+    H = W.shape[1]
+    x = np.empty(H, W.dtype)
+    y = np.empty(V, W.dtype)
+    U = np.empty(max(H, V), np.float64)
+    P = np.empty(max(H, V), np.float64)
+    vidx = np.empty(V, np.int64)  # indices of on visibles (the first nv entries)
+    hidx = np.empty(H, np.int64)  # indices of on hiddens (the first nh entries)
+    for n in range(N):
+        state = _chain_state(key, first + n)
+        nv = 0
+        for i in range(V):
+            vidx[nv] = i  # branch-free compaction
+            nv += v[n, i] != 0
+        for _ in range(k):
+            # v is sparse (a few notes): v W sums the rows of W of the on notes
+            _sum_rows(W, vidx, nv, x)
+            for j in range(H):
+                P[j] = _logistic(np.float64(x[j] + bh[n, j]))
+            state = _uniforms(state, U, H)
+            nh = 0
+            for j in range(H):
+                hidx[nh] = j
+                nh += U[j] < P[j]
+            _sum_rows(WT, hidx, nh, y)
+            for i in range(V):
+                P[i] = _logistic(np.float64(y[i] + bv[n, i]))
+            state = _uniforms(state, U, V)
+            nv = 0
+            for i in range(V):
+                vidx[nv] = i
+                nv += U[i] < P[i]
+        out[n, :] = 0.0
+        for q in range(nv):
+            out[n, vidx[q]] = 1.0
 
 
-def sample_sigmoid(x: np.ndarray, bias: np.ndarray, uniforms: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Bernoulli sample ``out = 1[uniforms < sigmoid(x + bias)]``, all (N, D), fused.
+def gibbs_chains(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray, k: int, seed: int,
+                 first: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+    """``k`` block Gibbs steps of ``N`` independent RBM chains sharing ``W``; the final visibles.
 
-    ``x``, ``bias`` and ``out`` share a float dtype; ``uniforms`` is float32 or float64.
+    Chain ``n`` starts at ``v[n]`` and has biases ``bv[n]``, ``bh[n]``; each step draws
+    ``h ~ Bernoulli(sigmoid(bh[n] + v W))``, then ``v ~ Bernoulli(sigmoid(bv[n] + h W^T))``.
+    A unit is on iff its uniform is below its probability. Chain ``n`` takes its uniforms
+    from its own splitmix64 stream, the one of AIS chain ``first + n`` for ``seed`` (see
+    :func:`ais_log_weights`; H uniforms for h, then V for v, each step), so splitting the
+    chains into blocks or threads does not change the result.
+
+    Parameters
+    ----------
+    v : (N, V) binary array of W's dtype, the starting visibles.
+    W : (V, H) float32 or float64, C-contiguous.
+    bv, bh : (N, V) and (N, H) arrays of W's dtype.
+    k : number of block Gibbs steps, >= 1.
+    seed : integer in [0, 2**63) (draw it from a ``numpy.random.Generator``).
+    first : global index of chain 0.
+    out : optional (N, V) output array of W's dtype.
     """
-    _check_2d_same(x, bias, uniforms)
+    N, V = v.shape
+    H = W.shape[1] if W.ndim == 2 else -1
+    if W.dtype not in (np.float32, np.float64) or W.shape != (V, H) or not W.flags.c_contiguous:
+        raise TypeError(f"gibbs_chains: W must be a C-contiguous float ({V}, H) array, got {W.shape} {W.dtype}")
+    for name, arr, shape in (("v", v, (N, V)), ("bv", bv, (N, V)), ("bh", bh, (N, H))):
+        if arr.shape != shape or arr.dtype != W.dtype:
+            raise ValueError(f"gibbs_chains: {name} must be {shape} {W.dtype}, got {arr.shape} {arr.dtype}")
+    if k < 1:
+        raise ValueError(f"gibbs_chains: k must be >= 1, got {k}")
     if out is None:
-        out = np.empty_like(x)
-    _check_2d_same(x, out)
-    if bias.dtype != x.dtype or out.dtype != x.dtype:
-        raise TypeError("sample_sigmoid: x, bias and out must share a dtype")
-    _sample_sigmoid(x, bias, uniforms, out)
+        out = np.empty_like(v)
+    if out.shape != (N, V) or out.dtype != W.dtype:
+        raise ValueError(f"gibbs_chains: out must be ({N}, {V}) {W.dtype}")
+    _gibbs_chains(v, W, np.ascontiguousarray(W.T), bv, bh, k, seed, first, out)
     return out
 
 
@@ -114,18 +223,6 @@ def rtrl_immediate(S: np.ndarray, D: np.ndarray, v: np.ndarray, u_prev: np.ndarr
     if not (S.dtype == D.dtype == v.dtype == u_prev.dtype):
         raise TypeError("rtrl_immediate: all arrays must share a float dtype")
     _rtrl_immediate(S, D, v, u_prev)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _check_2d_same(*arrays: np.ndarray) -> None:
-    shape = arrays[0].shape
-    for a in arrays:
-        if a.ndim != 2 or a.shape != shape:
-            raise ValueError(f"expected 2-D arrays of one shape {shape}, got {a.shape}")
-        if not a.flags.c_contiguous:
-            raise ValueError("expected C-contiguous arrays")
 
 
 # ---------------------------------------------------------------- generation
@@ -283,56 +380,12 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
 # ---------------------------------------------------------------- annealed importance sampling
 #
 # The AIS kernel runs one chain per (time step, run) pair through all betas,
-# chains spread over threads with prange (large calls only). Its randomness is a
-# per-chain splitmix64 stream derived from an explicit integer seed and the
-# chain's global index, so results do not depend on block sizes or the number of
-# threads (see ais_log_weights for the exact stream, which
-# tests/test_kernels_ais.py replays in NumPy). error_model="numpy" lets LLVM
-# vectorise the elementwise passes (no ZeroDivisionError checks on divisions).
+# chains spread over threads with prange (large calls only), each with its own
+# splitmix64 stream (see ais_log_weights for the exact stream, which
+# tests/test_kernels_ais.py replays in NumPy).
 
-from numba import prange  # noqa: E402
-
-_SM_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_SM_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
-_SM_MUL2 = np.uint64(0x94D049BB133111EB)
-_TWO_TO_MINUS_32 = 2.0 ** -32
 #: largest |delta_beta * (v W)_j| for which the weight increment uses its Taylor series
 AIS_SERIES_MAX = 0.2
-
-
-@njit(cache=True, error_model="numpy")
-def _splitmix64(z):
-    z = (z ^ (z >> np.uint64(30))) * _SM_MUL1
-    z = (z ^ (z >> np.uint64(27))) * _SM_MUL2
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, error_model="numpy")
-def _ais_uniforms(state, out, n):
-    # n uniforms in [0, 1): two per 64-bit draw, high half first; an odd n drops the last low half.
-    i = 0
-    while i < n:
-        state += _SM_GAMMA
-        z = _splitmix64(state)
-        out[i] = np.float64(np.int64(z >> np.uint64(32))) * _TWO_TO_MINUS_32
-        if i + 1 < n:
-            out[i + 1] = np.float64(np.int64(z & np.uint64(0xFFFFFFFF))) * _TWO_TO_MINUS_32
-        i += 2
-    return state
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _ais_sigmoid(a):
-    # Branch-free logistic that LLVM vectorises: exp(-|a|) = (e^{-|a|/256})^256 with a degree-10
-    # Taylor polynomial (relative error < 1e-13); |a| is clamped at 45, where sigmoid is 0 or 1
-    # to within 3e-20.
-    w = -min(abs(a), 45.0) * 0.00390625
-    e = 1.0 + w * (1.0 + w * (0.5 + w * (1.0 / 6 + w * (1.0 / 24 + w * (1.0 / 120 + w * (1.0 / 720 + w * (
-        1.0 / 5040 + w * (1.0 / 40320 + w * (1.0 / 362880 + w * (1.0 / 3628800))))))))))
-    for _ in range(8):
-        e = e * e
-    r = 1.0 / (1.0 + e)
-    return r if a >= 0.0 else e * r
 
 
 @njit(cache=True, error_model="numpy")
@@ -345,7 +398,7 @@ def _ais_hidden_pass(x, bh, beta, delta, p_out, inc_out):
         xj = np.float64(x[j])
         a = bh[j] + beta * xj
         d = delta * xj
-        p = _ais_sigmoid(a)
+        p = _logistic(a)
         q = p * (1.0 - p)
         r = 1.0 - 2.0 * p
         inc_out[j] = d * (p - d * (q * 0.5 - d * (q * r * (1.0 / 6.0) - d * (
@@ -357,7 +410,7 @@ def _ais_hidden_pass(x, bh, beta, delta, p_out, inc_out):
 @njit(cache=True, error_model="numpy")
 def _ais_visible_pass(y, bv, beta, p_out):
     for i in range(y.shape[0]):
-        p_out[i] = _ais_sigmoid(bv[i] + beta * np.float64(y[i]))
+        p_out[i] = _logistic(bv[i] + beta * np.float64(y[i]))
 
 
 @njit(cache=True, error_model="numpy")
@@ -395,7 +448,7 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
     hidx = np.empty(H, np.int64)  # indices of on hiddens (the first nh entries)
     # exact sample of the base model (beta = 0): independent visibles with p = sigmoid(bv)
     _ais_visible_pass(bvs, bvs, 0.0, P)
-    state = _ais_uniforms(state, U, V)
+    state = _uniforms(state, U, V)
     nv = 0
     for i in range(V):
         vidx[nv] = i
@@ -420,14 +473,14 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
         if k == K - 1:
             break
         # one block Gibbs transition v -> h -> v at beta_k (P holds p(h | v) at beta_k)
-        state = _ais_uniforms(state, U, H)
+        state = _uniforms(state, U, H)
         nh = 0
         for j in range(H):
             hidx[nh] = j
             nh += U[j] < P[j]
         _sum_rows(WT, hidx, nh, y)
         _ais_visible_pass(y, bvs, beta, P)
-        state = _ais_uniforms(state, U, V)
+        state = _uniforms(state, U, V)
         nv = 0
         for i in range(V):
             vidx[nv] = i
@@ -436,16 +489,11 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
 
 
 @njit(cache=True, error_model="numpy")
-def _ais_chain_state(key, chain):
-    return key ^ _splitmix64(np.uint64(chain) * _SM_GAMMA + _SM_MUL1)
-
-
-@njit(cache=True, error_model="numpy")
 def _ais_serial(W, WT, bv, bh, betas, runs, seed, first, series_ok, logw):
     key = _splitmix64(np.uint64(seed) + _SM_MUL2)
     for c in range(bv.shape[0] * runs):
         s = c // runs
-        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], betas, _ais_chain_state(key, first + c), series_ok)
+        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], betas, _chain_state(key, first + c), series_ok)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -453,7 +501,7 @@ def _ais_parallel(W, WT, bv, bh, betas, runs, seed, first, series_ok, logw):
     key = _splitmix64(np.uint64(seed) + _SM_MUL2)
     for c in prange(bv.shape[0] * runs):
         s = c // runs
-        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], betas, _ais_chain_state(key, first + c), series_ok)
+        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], betas, _chain_state(key, first + c), series_ok)
 
 
 #: below this many chain-steps (chains x temperatures) a call runs on one thread: starting

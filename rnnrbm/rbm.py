@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnrbm.kernels import sample_sigmoid
+from rnnrbm.kernels import gibbs_chains
+from rnnrbm.parallel import row_groups, run_groups
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -59,18 +60,19 @@ def gibbs_chain(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray, k:
                 rng: np.random.Generator) -> np.ndarray:
     """``k`` block Gibbs steps started at ``v``; returns the final visible sample.
 
-    v (N, V) binary, W (V, H), bv (N, V), bh (N, H), all of W's dtype. The
-    uniforms come from ``rng`` (two draws per step, hidden then visible), so the
-    chain is reproducible from the generator's state.
+    v (N, V) binary, W (V, H), bv (N, V), bh (N, H), all of W's dtype. One seed
+    drawn from ``rng`` keys every chain's own stream (see
+    :func:`rnnrbm.kernels.gibbs_chains`), so the result is reproducible from the
+    generator's state and the chains can run on all cores.
     """
     N, V = v.shape
     H = W.shape[1]
     dtype = W.dtype
+    W = np.ascontiguousarray(W)
     bv = np.ascontiguousarray(np.broadcast_to(bv, (N, V)), dtype=dtype)
     bh = np.ascontiguousarray(np.broadcast_to(bh, (N, H)), dtype=dtype)
     vs = np.ascontiguousarray(v, dtype=dtype)
-    h = np.empty((N, H), dtype=dtype)
-    for _ in range(k):
-        sample_sigmoid(vs @ W, bh, rng.random((N, H), dtype=np.float32), out=h)
-        vs = sample_sigmoid(h @ W.T, bv, rng.random((N, V), dtype=np.float32))
-    return vs
+    seed = int(rng.integers(0, 2 ** 63))
+    out = np.empty_like(vs)
+    run_groups(lambda g: gibbs_chains(vs[g], W, bv[g], bh[g], k, seed, g.start, out[g]), row_groups(N))
+    return out

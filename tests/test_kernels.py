@@ -4,24 +4,62 @@ import numpy as np
 import pytest
 
 from rnnrbm import kernels
+from streams import Stream
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def reference_gibbs_chains(v, W, bv, bh, k, seed, first=0):
+    """Block Gibbs written out: one Bernoulli draw ``U < sigmoid(x)`` per unit, in float64."""
+    W = np.asarray(W, np.float64)
+    out = np.empty(v.shape)
+    for n in range(len(v)):
+        stream = Stream(seed, first + n)
+        x = np.asarray(v[n], np.float64)
+        for _ in range(k):
+            h = (stream.uniforms(W.shape[1]) < sigmoid(bh[n] + x @ W)).astype(np.float64)
+            x = (stream.uniforms(W.shape[0]) < sigmoid(bv[n] + h @ W.T)).astype(np.float64)
+        out[n] = x
+    return out
+
+
+def chains(N, V, H, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0, 1, (V, H)).astype(dtype)
+    v = (rng.random((N, V)) < 0.3).astype(dtype)
+    return v, W, rng.normal(0, 1, (N, V)).astype(dtype), rng.normal(0, 1, (N, H)).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sample_sigmoid_matches_numpy(dtype):
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 3, (7, 9)).astype(dtype)
-    b = rng.normal(0, 1, (7, 9)).astype(dtype)
-    u = rng.random((7, 9), dtype=np.float32)
-    expected = (u < 1.0 / (1.0 + np.exp(-(x.astype(np.float64) + b)))).astype(dtype)
-    out = kernels.sample_sigmoid(x, b, u)
+@pytest.mark.parametrize("V, H, k", [(5, 7, 1), (9, 4, 3), (12, 13, 6)])
+def test_gibbs_chains_match_numpy(dtype, V, H, k):
+    v, W, bv, bh = chains(6, V, H, dtype)
+    out = kernels.gibbs_chains(v, W, bv, bh, k, seed=42, first=3)
     assert out.dtype == dtype
-    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out, reference_gibbs_chains(v, W, bv, bh, k, 42, first=3))
     assert 0 < out.sum() < out.size
 
 
-def test_sample_sigmoid_rejects_bad_shapes():
+def test_gibbs_chains_blocks_are_independent_of_splitting():
+    v, W, bv, bh = chains(10, 8, 6, np.float32)
+    whole = kernels.gibbs_chains(v, W, bv, bh, 4, seed=7)
+    parts = [kernels.gibbs_chains(v[a:b], W, bv[a:b], bh[a:b], 4, seed=7, first=a) for a, b in [(0, 3), (3, 10)]]
+    np.testing.assert_array_equal(whole, np.concatenate(parts))
+    assert not np.array_equal(whole, kernels.gibbs_chains(v, W, bv, bh, 4, seed=8))
+
+
+@pytest.mark.parametrize("change", [dict(k=0), dict(bv="shape"), dict(v="dtype")])
+def test_gibbs_chains_reject_bad_arguments(change):
+    v, W, bv, bh = chains(3, 4, 5, np.float32)
+    k = change.get("k", 2)
+    if "bv" in change:
+        bv = bv[:, :-1]
+    if "v" in change:
+        v = v.astype(np.float64)
     with pytest.raises(ValueError):
-        kernels.sample_sigmoid(np.zeros((2, 3)), np.zeros((3, 2)), np.zeros((2, 3)))
+        kernels.gibbs_chains(v, W, bv, bh, k, seed=0)
 
 
 def _flat_index(V, R):

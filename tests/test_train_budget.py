@@ -5,7 +5,7 @@ import pytest
 from rnnrbm.errors import UsageError
 from rnnrbm.model import ModelConfig
 from rnnrbm.train import TrainConfig, train
-from tests.test_train import META, V, loop_piece, small_config
+from test_train import META, V, loop_piece, small_config
 
 
 def test_budget_stops_after_the_epoch_that_reaches_it(tmp_path):

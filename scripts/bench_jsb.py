@@ -1,0 +1,122 @@
+"""JSB Chorales benchmark against Table 1 of Boulanger-Lewandowski et al. (ICML 2012), issue 5.
+
+    python scripts/bench_jsb.py                       # every run, then the table
+    python scripts/bench_jsb.py --only rtrl           # one run (run two BPTT runs side by side)
+    python scripts/bench_jsb.py --report              # only the table, from finished runs
+
+Data: ../shared/data/jsb-chorales-quarter.json with the paper's split, 88 keys (A0-C8),
+one step per beat, no transposition. Every run trains on 'train' under the same
+wall-clock budget (``--minutes``), keeps the checkpoint with the best valid accuracy
+(early stopping on valid only), and is then evaluated once on 'test' with
+``rnnrbm evaluate``. The shipped model (``models/jsb-88.npz``) is the run with the best
+valid accuracy: test figures never choose anything. Each run's commands, wall times
+and results go to ``WORK/<run>/result.json``; the table is Markdown for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path("../shared/data/jsb-chorales-quarter.json")  # paths are relative to the repo root
+
+# The paper's sizes and CD-15; everything else is rnnrbm's default (Adam 1e-2, lambda 0.003).
+COMMON = ["--range", "piano", "--hidden", "150", "--recurrent", "100", "--cd-k", "15", "--epochs", "10000",
+          "--patience", "10", "--lr-decay", "0.5", "--seed", "0"]
+RUNS = {
+    "rtrl": ["--gradient", "rtrl"],
+    "bptt": ["--gradient", "bptt"],
+    "bptt-noreg": ["--gradient", "bptt", "--negative-weight", "0"],
+    "bptt-pretrain": ["--gradient", "bptt", "--pretrain-epochs", "10"],
+}
+LABELS = {
+    "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",
+    "bptt": "RNN-RBM, BPTT (25-step chunks), lambda 0.003",
+    "bptt-noreg": "RNN-RBM, BPTT, regularizer off (lambda 0)",
+    "bptt-pretrain": "RNN-RBM, BPTT, lambda 0.003, 10 epochs RBM pretraining",
+}
+PAPER = [("RNN (HF)", -8.58, 29.41), ("RTRBM", -6.35, 30.17), ("RNN-RBM", -6.27, 33.12),
+         ("RNN-NADE (HF)", -5.56, 32.50)]
+
+
+def run(cmd: list[str], log: Path) -> float:
+    """Run ``cmd`` with stdout to ``log``; return its wall time in seconds."""
+    print("$", shlex.join(cmd), flush=True)
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        subprocess.run(cmd, stdout=f, check=True)
+    return time.perf_counter() - t0
+
+
+def bench(name: str, work: Path, data: Path, minutes: float, ais_runs: int, ais_betas: int) -> dict:
+    out = work / name / "model.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    train = ["rnnrbm", "train", str(data), "-o", str(out), *COMMON, *RUNS[name], "--max-minutes", str(minutes), "-q"]
+    train_s = run(train, out.parent / "train.txt")
+    evaluate = ["rnnrbm", "evaluate", "-m", str(out), str(data), "--split", "test", "--ais-runs", str(ais_runs),
+                "--ais-betas", str(ais_betas), "--json", "-q"]
+    eval_s = run(evaluate, out.parent / "test.json")
+    log = [json.loads(line) for line in (out.parent / "model.log.jsonl").read_text().splitlines()]
+    best = max((r for r in log if r["valid_acc"] is not None), key=lambda r: r["valid_acc"])
+    result = {"run": name, "train_command": shlex.join(train), "evaluate_command": shlex.join(evaluate),
+              "train_seconds": train_s, "evaluate_seconds": eval_s, "epochs": len(log),
+              "best_epoch": best["epoch"], "best_valid_acc": best["valid_acc"],
+              "test": json.loads((out.parent / "test.json").read_text())}
+    (out.parent / "result.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def table(results: list[dict]) -> str:
+    rows = ["| model | epochs | train min | valid ACC % (training estimate) | test LL | test ACC % |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| {name} (paper) | | | | {ll:.2f} | {acc:.2f} |" for name, ll, acc in PAPER]
+    for r in results:
+        t = r["test"]
+        rows.append(f"| {LABELS[r['run']]} | {r['epochs']} (best {r['best_epoch']}) | {r['train_seconds'] / 60:.1f} | "
+                    f"{100 * r['best_valid_acc']:.2f} | {t['ll']:.2f} | {100 * t['acc']:.2f} |")
+    t = results[0]["test"] if results else None
+    if t:
+        rows.append(f"| all-0.5 model (sanity) | | | | {t['baseline_ll']:.2f} | |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--work", type=Path, default=Path("runs/jsb"))
+    ap.add_argument("--only", default=",".join(RUNS), help="comma-separated runs: " + ", ".join(RUNS))
+    ap.add_argument("--minutes", type=float, default=15.0, help="wall-clock training budget of every run")
+    ap.add_argument("--ais-runs", type=int, default=100)
+    ap.add_argument("--ais-betas", type=int, default=1000)
+    ap.add_argument("--report", action="store_true", help="only print the table of finished runs")
+    ap.add_argument("--ship", action="store_true", help="copy the best-valid run to models/jsb-88.npz")
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    if not args.report:
+        if not args.data.exists():
+            print(f"bench_jsb: {args.data} not found (the ICML 2012 JSB split, ../shared/data)", file=sys.stderr)
+            return 2
+        for name in args.only.split(","):
+            if name not in RUNS:
+                print(f"bench_jsb: unknown run {name!r}; choose from {', '.join(RUNS)}", file=sys.stderr)
+                return 2
+            bench(name, args.work, args.data, args.minutes, args.ais_runs, args.ais_betas)
+    results = [json.loads(p.read_text()) for name in RUNS if (p := args.work / name / "result.json").exists()]
+    print(table(results))
+    if args.ship and results:
+        best = max(results, key=lambda r: r["best_valid_acc"])
+        shutil.copyfile(args.work / best["run"] / "model.npz", "models/jsb-88.npz")
+        print(f"shipped {best['run']} (best valid ACC) as models/jsb-88.npz")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
