@@ -99,6 +99,8 @@ def main() -> int:
     ap.add_argument("--report", action="store_true", help="only print the table of finished runs")
     ap.add_argument("--ship", action="store_true", help="copy the best-valid run to models/jsb-88.npz")
     args = ap.parse_args()
+    # Commands run from the repo root with root-relative paths, so they can be pasted into the docs.
+    args.data, args.work = (Path(os.path.relpath(p.resolve(), ROOT)) for p in (args.data, args.work))
     os.chdir(ROOT)
     if not args.report:
         if not args.data.exists():
