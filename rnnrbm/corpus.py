@@ -75,7 +75,11 @@ def check_output(path: Path, suffix: str = ".npz") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: cannot make folder {path.parent} ({exc.strerror})") from None
-    atomic_write(path.parent / f".{path.name}.probe", lambda handle: None).unlink()
+    try:  # an anonymous file: nothing to clean up, even after a Ctrl-C right here
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}; "
+                         "check that the folder exists and is writable") from None
 
 
 def assign_split(name: str, valid_fraction: float, test_fraction: float) -> str:

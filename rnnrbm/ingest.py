@@ -2,19 +2,18 @@
 
 :func:`ingest` is the driver behind ``rnnrbm ingest``; :func:`load_pieces` is
 what training, evaluation and generation call to get data in a given
-configuration, whatever form the user hands it in. Files are parsed in sorted
-path order (in worker processes with ``jobs > 1``) and a file that yields
-nothing usable is skipped with a short reason; the run goes on.
+configuration, whatever form the user hands it in. Inputs are found by
+:mod:`rnnrbm.paths` and parsed by :mod:`rnnrbm.workers` in sorted path order
+(in worker processes with ``jobs > 1``, with a time limit per file either way);
+a file that yields nothing usable is skipped with a short reason and the run
+goes on.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import statistics
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -23,10 +22,10 @@ import numpy as np
 
 from rnnrbm.corpus import Corpus, assign_split, concat, read_benchmark_json, steps_to_roll
 from rnnrbm.errors import RnnrbmError, UsageError
-from rnnrbm.midi import UnreadableMidi, midi_to_roll
 from rnnrbm.notes import OUT_OF_RANGE, check_range
+from rnnrbm.paths import MIDI_SUFFIXES, Source, collect_inputs, safe_name  # noqa: F401 (re-exported)
+from rnnrbm.workers import FileResult, parse_all, parse_midi  # noqa: F401 (re-exported)
 
-MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 DEFAULT_STEPS_PER_BEAT = {"midi": 4, "json": 1}  # the JSON format is already one step per step
 
 #: ``progress(name, status, done, total)``; status is "ok", "recovered" or "skipped: <reason>".
@@ -92,27 +91,6 @@ def config_from_meta(meta: dict) -> IngestConfig:
         raise RnnrbmError(f"checkpoint metadata gives an invalid data configuration: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Source:
-    """One input file; ``name`` (path relative to the folder given) names and splits it."""
-
-    path: Path
-    name: str
-    kind: str  # "midi", "json" or "corpus"
-
-
-@dataclass
-class FileResult:
-    """What one MIDI file gave: a roll, or a skip reason. Small, so it pickles cheaply."""
-
-    roll: Optional[np.ndarray] = None
-    qpm: float = 0.0
-    counts: tuple[int, int, int] = (0, 0, 0)  # notes kept, folded, dropped
-    recovered: str = ""
-    reason: str = ""
-    detail: str = ""
-
-
 @dataclass
 class IngestReport:
     """Summary of a run: what was read, skipped (by reason) and kept."""
@@ -146,32 +124,6 @@ class NothingUsable(RnnrbmError):
         self.report = report
 
 
-def collect_inputs(paths: Iterable[Path], allow_corpus: bool = False) -> list[Source]:
-    """Files to read, in sorted path order: MIDI found by recursing into folders,
-    and explicitly named MIDI, benchmark ``.json`` (and ``.npz`` if ``allow_corpus``) files.
-    """
-    found: dict[Path, Source] = {}
-    for given in map(Path, paths):
-        if given.is_dir():
-            for folder, dirs, files in os.walk(given):
-                dirs.sort()
-                for file in files:
-                    path = Path(folder, file)
-                    if path.suffix.lower() in MIDI_SUFFIXES:
-                        found.setdefault(path.resolve(), Source(path, path.relative_to(given).as_posix(), "midi"))
-        elif given.is_file():
-            suffix = given.suffix.lower()
-            kind = "midi" if suffix in MIDI_SUFFIXES else "json" if suffix == ".json" \
-                else "corpus" if suffix == ".npz" and allow_corpus else None
-            if kind is None:
-                accepted = ", ".join(MIDI_SUFFIXES + (".json",) + ((".npz",) if allow_corpus else ()))
-                raise UsageError(f"{given}: unsupported file type; give {accepted} files or folders")
-            found.setdefault(given.resolve(), Source(given, given.name, kind))
-        else:
-            raise UsageError(f"{given} does not exist")
-    return sorted(found.values(), key=lambda s: str(s.path))
-
-
 def check_jobs(jobs: int) -> int:
     """Validate ``--jobs`` and resolve 0 to one process per CPU."""
     if jobs < 0:
@@ -189,21 +141,22 @@ def ingest(paths: Iterable[Path], config: IngestConfig = IngestConfig(), jobs: i
     paths = list(paths)
     check_jobs(jobs)  # arguments before any file access
     sources = collect_inputs(paths)
+    inputs = [safe_name(str(p)) for p in paths]
     if not sources:
-        raise UsageError(f"no MIDI (.mid, .midi, .kar) or .json files in {', '.join(map(str, paths))}")
-    return ingest_sources(sources, config, jobs, progress, inputs=[str(p) for p in paths])
+        raise UsageError(f"no MIDI (.mid, .midi, .kar) or .json files in {', '.join(inputs)}")
+    return ingest_sources(sources, config, jobs, progress, inputs=inputs)
 
 
 def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
                    progress: Optional[Progress] = None, inputs: Optional[list[str]] = None
                    ) -> tuple[Corpus, IngestReport]:
-    """:func:`ingest` for already collected MIDI/JSON sources (``jobs=0``: one per CPU)."""
+    """:func:`ingest` for already collected MIDI/JSON (and skip) sources (``jobs=0``: one per CPU)."""
     jobs = check_jobs(jobs)
-    kinds = {s.kind for s in sources}
+    kinds = {s.kind for s in sources} - {"skip"}
     if config.steps_per_beat is None:
         if kinds == {"midi", "json"}:
             raise UsageError("mixing MIDI and benchmark JSON inputs needs an explicit --steps-per-beat")
-        config = replace(config, steps_per_beat=DEFAULT_STEPS_PER_BEAT[kinds.pop()])
+        config = replace(config, steps_per_beat=DEFAULT_STEPS_PER_BEAT[kinds.pop() if kinds else "midi"])
     report = IngestReport(files=len(sources))
     results: list[list[tuple[str, str, np.ndarray]]] = [[] for _ in sources]  # (name, split, roll)
     qpms: list[float] = []
@@ -223,12 +176,16 @@ def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
         if source.kind == "midi":
             midi_tasks.append((index, source))
             continue
-        status = "ok"
-        try:
-            benchmark = read_benchmark_json(source.path)
-        except RnnrbmError as exc:
-            report.skip(source.name, "not a benchmark JSON file", str(exc))
-            benchmark, status = [], "skipped: not a benchmark JSON file"
+        status, benchmark = "ok", []
+        if source.kind == "skip":  # found but not readable: a broken link, say
+            report.skip(source.name, source.reason, source.detail)
+            status = f"skipped: {source.reason}"
+        else:
+            try:
+                benchmark = read_benchmark_json(source.path)
+            except RnnrbmError as exc:
+                report.skip(source.name, "not a benchmark JSON file", str(exc))
+                status = "skipped: not a benchmark JSON file"
         for split, i, steps in benchmark:
             roll, *counts = steps_to_roll(steps, config.low, config.high, config.out_of_range,
                                           config.transpose_to_c)
@@ -237,24 +194,29 @@ def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
         if progress:
             progress(source.name, status, done, len(sources))
 
-    for index, result in _parse_all(midi_tasks, config, jobs):
-        name = sources[index].name
-        status = "ok"
-        if result.roll is None:
-            report.skip(name, result.reason, result.detail)
-            status = f"skipped: {result.reason}"
-        else:
-            split = assign_split(name, config.valid_fraction, config.test_fraction)
-            if accept(index, name, split, result.roll, result.counts):
-                qpms.append(result.qpm)
-                if result.recovered:
-                    report.recovered.append((name, result.recovered))
-                    status = "recovered"
+    options = {k: getattr(config, k) for k in ("low", "high", "steps_per_beat", "out_of_range",
+                                               "pedal", "transpose_to_c", "max_steps")}
+    tasks = [(index, str(source.path)) for index, source in midi_tasks]
+    # closing(): an interrupt stops the worker pool here, not whenever the generator is collected.
+    with closing(parse_all(tasks, options, config.timeout, jobs)) as parsed:
+        for index, result in parsed:
+            name = sources[index].name
+            status = "ok"
+            if result.roll is None:
+                report.skip(name, result.reason, result.detail)
+                status = f"skipped: {result.reason}"
             else:
-                status = "skipped: too short"
-        done += 1
-        if progress:
-            progress(name, status, done, len(sources))
+                split = assign_split(name, config.valid_fraction, config.test_fraction)
+                if accept(index, name, split, result.roll, result.counts):
+                    qpms.append(result.qpm)
+                    if result.recovered:
+                        report.recovered.append((name, result.recovered))
+                        status = "recovered"
+                else:
+                    status = "skipped: too short"
+            done += 1
+            if progress:
+                progress(name, status, done, len(sources))
 
     pieces = [piece for per_file in results for piece in per_file]
     report.pieces = len(pieces)
@@ -272,86 +234,6 @@ def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
     return Corpus.from_pieces(list(rolls), list(names), list(splits), meta), report
 
 
-def _parse_all(tasks: list[tuple[int, Source]], config: IngestConfig, jobs: int):
-    """Yield (index, FileResult) for MIDI tasks, in order when serial, as they finish when parallel."""
-    options = {k: getattr(config, k) for k in ("low", "high", "steps_per_beat", "out_of_range",
-                                               "pedal", "transpose_to_c", "max_steps")}
-    if jobs == 1 or len(tasks) < 2:
-        for index, source in tasks:
-            yield index, parse_midi(str(source.path), options)
-        return
-    queue = list(reversed(tasks))
-    while queue:
-        # Spawned workers start clean (no inherited threads or Numba state).
-        with ProcessPoolExecutor(min(jobs, len(queue)), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(config.timeout,)) as pool:
-            pending: dict = {}
-            broken = False
-            while queue or pending:
-                # Bounded submission: at most 4 files per worker in flight.
-                while queue and not broken and len(pending) < 4 * jobs:
-                    try:
-                        pending[pool.submit(parse_midi, str(queue[-1][1].path), options)] = queue[-1][0]
-                    except BrokenProcessPool:
-                        broken = True
-                        break
-                    queue.pop()
-                if not pending:
-                    break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    index = pending.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        # A worker died (killed, out of memory): its in-flight files are
-                        # lost; the rest of the queue goes to a fresh pool.
-                        broken = True
-                        result = FileResult(reason="worker process crashed")
-                    yield index, result
-
-
-def _worker_init(timeout: float) -> None:
-    """Per-file timeout in worker processes: SIGALRM raises :class:`_Timeout` inside the parse.
-
-    Workers ignore Ctrl-C: the parent handles it and shuts the pool down, so the
-    user sees no traceback from each worker.
-    """
-    def alarm(signum, frame):
-        raise _Timeout()
-    signal.signal(signal.SIGALRM, alarm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _TIMEOUT
-    _TIMEOUT = timeout
-
-
-class _Timeout(BaseException):
-    """BaseException so no ``except Exception`` inside the parsers swallows it."""
-
-
-_TIMEOUT: Optional[float] = None  # set in worker processes only
-
-
-def parse_midi(path: str, options: dict) -> FileResult:
-    """Parse one MIDI file into a :class:`FileResult`; never raises for a bad file."""
-    if _TIMEOUT:
-        signal.setitimer(signal.ITIMER_REAL, _TIMEOUT)
-    try:
-        roll = midi_to_roll(Path(path), **options)
-        return FileResult(roll.roll, roll.qpm, (roll.kept, roll.folded, roll.dropped), roll.recovered)
-    except UnreadableMidi as exc:
-        return FileResult(reason=exc.reason, detail=str(exc))
-    except _Timeout:
-        return FileResult(reason="timed out", detail=f"over {_TIMEOUT:g} s")
-    except MemoryError:
-        return FileResult(reason="out of memory")
-    except Exception as exc:  # a malformed file can trip pretty_midi anywhere
-        return FileResult(reason="cannot parse", detail=f"{type(exc).__name__}: {exc}")
-    finally:
-        if _TIMEOUT:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-
 def load_pieces(paths: list[Path], config: IngestConfig = IngestConfig(), jobs: int = 1,
                 progress: Optional[Progress] = None) -> Corpus:
     """Data for train/evaluate/generate in ``config``'s range and grid, from any input form.
@@ -362,14 +244,14 @@ def load_pieces(paths: list[Path], config: IngestConfig = IngestConfig(), jobs: 
     """
     sources = collect_inputs(paths, allow_corpus=True)
     if not sources:
-        raise UsageError(f"no corpus, MIDI or .json files in {', '.join(map(str, paths))}")
+        raise UsageError(f"no corpus, MIDI or .json files in {', '.join(safe_name(str(p)) for p in paths)}")
     corpora = [Corpus.load(s.path) for s in sources if s.kind == "corpus"]
     steps_per_beat = config.steps_per_beat or (corpora[0].steps_per_beat if corpora else None)
     config = replace(config, steps_per_beat=steps_per_beat)
     corpora = [conform(corpus, config, s.path)
                for corpus, s in zip(corpora, [s for s in sources if s.kind == "corpus"])]
     others = [s for s in sources if s.kind != "corpus"]
-    if others:
+    if any(s.kind != "skip" for s in others) or not corpora:
         corpora.append(ingest_sources(others, config, jobs, progress)[0])
     return corpora[0] if len(corpora) == 1 else concat(corpora)
 

@@ -20,6 +20,9 @@ the next step, while a 32nd note inside a 16th step still shows up.
 from __future__ import annotations
 
 import io
+import os
+import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +30,16 @@ from pathlib import Path
 import mido
 import numpy as np
 import pretty_midi
+from mido.midifiles.meta import KeySignatureError
 
 from rnnrbm.corpus import atomic_write
 from rnnrbm.errors import RnnrbmError
 from rnnrbm.notes import key_shift, map_pitches
+from rnnrbm.paths import cannot_read
 
 SNAP = 0.125  # tolerance in steps, see the module docstring
 MAX_TICK = 10_000_000  # pretty_midi allocates one float per tick up to the last event
-MAX_BYTES = 16 * 2**20  # millions of notes: would need gigabytes as pretty_midi objects
+MAX_BYTES = 16 * 2**20  # over a million notes: gigabytes as mido and pretty_midi objects, minutes to parse
 PEDAL_CC = 64
 
 
@@ -67,47 +72,108 @@ def read_midi(source: Path | bytes) -> tuple[pretty_midi.PrettyMIDI, str]:
 
     Raises :class:`UnreadableMidi` when nothing sensible can be read.
     """
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        try:
-            if Path(source).stat().st_size > MAX_BYTES:
-                raise UnreadableMidi("file too large", f"over {MAX_BYTES // 2**20} MB")
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise UnreadableMidi("cannot read file", exc.strerror or str(exc)) from None
+    data = bytes(source) if isinstance(source, (bytes, bytearray)) else _read_file(Path(source))
     if not data:
         raise UnreadableMidi("empty file")
-    recovered = ""
-    try:
-        midi = _parse(data, clip=False)
-    except UnreadableMidi as strict:
-        if strict.reason != "cannot parse":
-            raise
-        midi = _parse(data, clip=True)  # clip data bytes > 127 into range
-        recovered = f"recovered by clipping data bytes ({strict.detail})"
+    if len(data) > MAX_BYTES:
+        raise _too_large(len(data))
+    midi, recovered = _parse(data)
     if not 1 <= midi.ticks_per_beat < 0x8000:
         raise UnreadableMidi("unsupported time division", f"ticks_per_beat={midi.ticks_per_beat}")
     last_tick = max((sum(msg.time for msg in track) for track in midi.tracks), default=0)
     if last_tick > MAX_TICK:
         raise UnreadableMidi("absurd tick values", f"last event at tick {last_tick}")
+    for msg in (m for track in midi.tracks for m in track if m.type == "time_signature"):
+        # A beat of a 2**-255 note would put absurdly many steps in a bar.
+        if msg.numerator < 1 or not 1 <= msg.denominator <= 128:
+            raise UnreadableMidi("invalid time signature", f"{msg.numerator}/{msg.denominator}")
+    if _drop_zero_tempos(midi):
+        recovered = "; ".join(filter(None, [recovered, "recovered by ignoring tempo events of 0 µs per beat"]))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. tempo events outside track 0
-            return pretty_midi.PrettyMIDI(mido_object=midi), recovered
+            parsed = pretty_midi.PrettyMIDI(mido_object=midi)
     except Exception as exc:  # pretty_midi fails in many ways on odd files
         raise UnreadableMidi("cannot parse", f"{type(exc).__name__}: {exc}") from None
+    return parsed, recovered
 
 
-def _parse(data: bytes, clip: bool) -> mido.MidiFile:
+def _drop_zero_tempos(midi: mido.MidiFile) -> bool:
+    """Remove set_tempo events of 0 (an infinite tempo pretty_midi divides by); True if any were found."""
+    found = False
+    for track in midi.tracks:
+        if not any(m.type == "set_tempo" and m.tempo == 0 for m in track):
+            continue
+        found, kept, carry = True, [], 0
+        for msg in track:
+            if msg.type == "set_tempo" and msg.tempo == 0:
+                carry += msg.time  # keep the following events at their ticks
+                continue
+            kept.append(msg.copy(time=msg.time + carry) if carry else msg)
+            carry = 0
+        track[:] = kept
+    return found
+
+
+def _too_large(size: int) -> UnreadableMidi:
+    return UnreadableMidi(f"larger than the {MAX_BYTES / 2**20:g} MB limit", f"{size / 2**20:.1f} MB")
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_BYTES`.
+
+    O_NONBLOCK: opening a FIFO named like a MIDI file must not wait for a writer.
+    """
     try:
-        return mido.MidiFile(file=io.BytesIO(data), clip=clip)
-    except EOFError:
-        raise UnreadableMidi("truncated") from None
-    except Exception as exc:
-        if "MThd" in str(exc):
-            raise UnreadableMidi("not a MIDI file") from None
-        raise UnreadableMidi("cannot parse", f"{type(exc).__name__}: {exc}") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise UnreadableMidi("not a regular file", "a folder" if stat.S_ISDIR(info.st_mode)
+                                     else "a FIFO, socket or device")
+            if info.st_size > MAX_BYTES:
+                raise _too_large(info.st_size)
+            return handle.read(MAX_BYTES + 1)  # + 1: a file that grew since fstat still fails
+    except OSError as exc:
+        raise UnreadableMidi(*cannot_read("file", exc)) from None
+
+
+def _parse(data: bytes) -> tuple[mido.MidiFile, str]:
+    """mido's parse of ``data``, retried with fixes for the damage found in files in the wild.
+
+    Data bytes > 127 are clipped into range (``clip=True``); key signatures that
+    mido cannot name (more than 7 sharps or flats, or a mode other than 0/1) are
+    blanked, as only ``--transpose-to-c`` would read them.
+    """
+    clip, fixes = False, []
+    while True:
+        try:
+            return mido.MidiFile(file=io.BytesIO(data), clip=clip), "; ".join(fixes)
+        except EOFError:
+            raise UnreadableMidi("truncated") from None
+        except KeySignatureError as exc:
+            blanked = _BAD_KEY.sub(_blank_key, data)
+            if blanked == data:
+                raise UnreadableMidi("cannot parse", f"KeySignatureError: {exc}") from None
+            data = blanked
+            fixes.append(f"recovered by ignoring an invalid key signature ({exc})")
+        except Exception as exc:
+            if "MThd" in str(exc):
+                raise UnreadableMidi("not a MIDI file") from None
+            if clip:
+                raise UnreadableMidi("cannot parse", f"{type(exc).__name__}: {exc}") from None
+            clip = True
+            fixes.append(f"recovered by clipping data bytes ({exc})")
+
+
+_BAD_KEY = re.compile(rb"\xff\x59\x02(..)", re.DOTALL)  # key signature meta event: sharps/flats, mode
+
+
+def _blank_key(match: re.Match) -> bytes:
+    sharps, mode = match.group(1)
+    if -7 <= (sharps ^ 0x80) - 0x80 <= 7 and mode in (0, 1):
+        return match.group(0)
+    return b"\xff\x7f\x02" + match.group(1)  # the same bytes as a sequencer-specific event: ignored
 
 
 def sustained_notes(instrument: pretty_midi.Instrument, pedal: bool = True

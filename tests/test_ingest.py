@@ -2,6 +2,7 @@
 
 import json
 import signal
+import threading
 import time
 
 import mido
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 from conftest import SHARED, build_midi, expected_roll, needs_shared, note_events, tempo_events
 
-from rnnrbm import ingest as ingest_module
+from rnnrbm import workers
 from rnnrbm.corpus import Corpus
 from rnnrbm.errors import RnnrbmError, UsageError
+from rnnrbm.midi import midi_to_roll
 from rnnrbm.ingest import IngestConfig, NothingUsable, collect_inputs, ingest, load_pieces, parse_midi
 
 
@@ -150,16 +152,39 @@ def test_config_validation(tmp_path):
         ingest([tmp_path], jobs=-1)
 
 
-def test_timeout_in_worker_skips_the_file(monkeypatch, scale_file):
-    monkeypatch.setattr(ingest_module, "_TIMEOUT", None)
-    monkeypatch.setattr(ingest_module, "midi_to_roll", lambda *a, **k: time.sleep(30))
+def test_timeout_skips_the_file_in_process(monkeypatch, messy):
+    """--jobs 1 has a time limit too: a file that hangs is skipped and the next one is read."""
+    real = workers.midi_to_roll
+    monkeypatch.setattr(workers, "midi_to_roll",
+                        lambda path, **k: time.sleep(30) if path.name == "c.Kar" else real(path, **k))
     previous = signal.getsignal(signal.SIGALRM)
-    try:
-        ingest_module._worker_init(0.05)  # what each worker process runs first
-        result = parse_midi(str(scale_file), {})
-    finally:
-        signal.signal(signal.SIGALRM, previous)
-    assert result.roll is None and result.reason == "timed out"
+    start = time.perf_counter()
+    corpus, report = ingest([messy], IngestConfig(timeout=0.2))
+    assert time.perf_counter() - start < 10
+    assert [n for n, _ in report.skipped["took longer than the 0.2 s --timeout"]] == ["c.Kar"]
+    assert corpus.names.tolist() == ["b.mid", "sub/a.MIDI", "velocity.mid"]
+    assert signal.getsignal(signal.SIGALRM) is previous and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_timeout_in_worker_processes(tmp_path):
+    """A file that really takes long to parse (60,000 notes, about 2 s) is skipped by the worker's own timer."""
+    notes = b"\x00\x90\x3c\x40\x18\x80\x3c\x00" * 60_000  # note on, 24 ticks later note off
+    track = b"MTrk" + (len(notes) + 4).to_bytes(4, "big") + notes + b"\x00\xff\x2f\x00"
+    tune(tmp_path / "d" / "small.mid", [60, 62])
+    (tmp_path / "d" / "big.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60" + track)
+    corpus, report = ingest([tmp_path / "d"], IngestConfig(timeout=0.5), jobs=2)
+    assert [n for n, _ in report.skipped["took longer than the 0.5 s --timeout"]] == ["big.mid"]
+    assert corpus.names.tolist() == ["small.mid"]
+    assert len(midi_to_roll(tmp_path / "d" / "big.mid", max_steps=10**6).roll) == 60_000  # a valid file
+
+
+def test_no_time_limit_outside_the_main_thread(scale_file):
+    """SIGALRM works in the main thread only; elsewhere a file is parsed without a limit, not refused."""
+    out = []
+    thread = threading.Thread(target=lambda: out.append(parse_midi(str(scale_file), {}, timeout=0.001)))
+    thread.start()
+    thread.join()
+    assert out[0].roll is not None and out[0].roll.shape == (32, 36)
 
 
 def test_load_pieces_from_corpus_json_and_midi(messy, tmp_path):

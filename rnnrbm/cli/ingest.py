@@ -33,7 +33,7 @@ def ingest_command(
     pedal: bool = opt.PEDAL, transpose_to_c: bool = opt.TRANSPOSE, min_steps: int = opt.MIN_STEPS,
     valid_fraction: float = opt.VALID_FRACTION, test_fraction: float = opt.TEST_FRACTION, jobs: int = opt.JOBS,
     max_steps: int = typer.Option(200_000, "--max-steps", help="Skip pieces longer than this many steps."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds allowed per file when --jobs > 1."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds allowed per file; a slower file is skipped."),
 ) -> None:
     """Read MIDI files and folders into a piano-roll corpus (.npz) for training.
 
@@ -41,29 +41,34 @@ def ingest_command(
     --steps-per-beat 3 or 6 there). Files that cannot be used are skipped with
     a reason; the command fails only when nothing usable is found.
     """
-    from dataclasses import replace
+    from rnnrbm.paths import safe_name
 
-    from rnnrbm.corpus import check_output
-    from rnnrbm.ingest import NothingUsable, ingest
+    shown, written = safe_name(str(output)), False
+    try:  # Ctrl-C anywhere: one line, exit 130, and no partial output (saving is atomic)
+        from dataclasses import replace
 
-    config = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c,
-                               min_steps, valid_fraction, test_fraction)
-    config = replace(config, max_steps=max_steps, timeout=timeout)
-    check_output(output)  # before any parsing, so a typo costs nothing
-    with _progress_bar("Reading") as progress:
-        try:
-            corpus, report = ingest(paths, config, jobs, progress)
-        except NothingUsable as exc:
-            _print_report(exc.report)
-            raise
-        except KeyboardInterrupt:
-            fail(f"interrupted: {output} was not written", 130)
-    corpus.save(output)
-    _print_report(report)
-    console.print(f"Wrote [bold]{escape(str(output))}[/]: {report.pieces} pieces, {report.steps} steps, "
-                  f"{corpus.n_visible} pitches ({_range_text(corpus.low, corpus.high)}), "
-                  f"{corpus.steps_per_beat} steps per beat, median tempo {corpus.meta['qpm']:g} qpm.",
-                  highlight=False)
+        from rnnrbm.corpus import check_output
+        from rnnrbm.ingest import NothingUsable, ingest
+
+        config = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c,
+                                   min_steps, valid_fraction, test_fraction)
+        config = replace(config, max_steps=max_steps, timeout=timeout)
+        check_output(output)  # before any parsing, so a typo costs nothing
+        with _progress_bar("Reading") as progress:
+            try:
+                corpus, report = ingest(paths, config, jobs, progress)
+            except NothingUsable as exc:
+                _print_report(exc.report)
+                raise
+        corpus.save(output)
+        written = True
+        _print_report(report)
+        console.print(f"Wrote [bold]{escape(shown)}[/]: {report.pieces} pieces, {report.steps} steps, "
+                      f"{corpus.n_visible} pitches ({_range_text(corpus.low, corpus.high)}), "
+                      f"{corpus.steps_per_beat} steps per beat, median tempo {corpus.meta['qpm']:g} qpm.",
+                      highlight=False)
+    except KeyboardInterrupt:
+        fail(f"interrupted: {shown} was {'written' if written else 'not written'}", 130)
 
 
 @app.command("info")
