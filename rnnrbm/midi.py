@@ -80,7 +80,10 @@ def read_midi(source: Path | bytes) -> tuple[pretty_midi.PrettyMIDI, str]:
     midi, recovered = _parse(data)
     if not 1 <= midi.ticks_per_beat < 0x8000:
         raise UnreadableMidi("unsupported time division", f"ticks_per_beat={midi.ticks_per_beat}")
-    last_tick = max((sum(msg.time for msg in track) for track in midi.tracks), default=0)
+    midi.tracks = [track for track in midi.tracks if track]  # pretty_midi fails on an empty track chunk
+    if not midi.tracks:
+        raise UnreadableMidi("no pitched notes", "no events at all")
+    last_tick = max(sum(msg.time for msg in track) for track in midi.tracks)
     if last_tick > MAX_TICK:
         raise UnreadableMidi("absurd tick values", f"last event at tick {last_tick}")
     for msg in (m for track in midi.tracks for m in track if m.type == "time_signature"):

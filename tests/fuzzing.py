@@ -47,14 +47,14 @@ def rarely(common: st.SearchStrategy, rare: st.SearchStrategy, one_in: int = 8) 
 
 
 byte = st.integers(0, 255)
-data_byte = rarely(st.integers(0, 127), byte, 16)  # sometimes > 127
+data_byte = rarely(st.integers(0, 127), byte, 64)  # sometimes > 127
 tick = rarely(st.integers(0, 2000), st.integers(0, MAX_DELTA), 16)  # sometimes absurd
 
 
 @st.composite
 def notes(draw) -> list[tuple[int, bytes]]:
     start, length = draw(st.integers(0, 2000)), draw(rarely(st.integers(0, 400), tick))
-    channel, pitch, velocity = draw(st.integers(0, 15)), draw(data_byte), draw(rarely(st.integers(1, 127), byte))
+    channel, pitch, velocity = draw(st.integers(0, 15)), draw(data_byte), draw(rarely(st.integers(1, 127), byte, 64))
     return [(start, bytes([0x90 | channel, pitch, velocity])), (start + length, bytes([0x80 | channel, pitch, 0]))]
 
 
@@ -63,9 +63,12 @@ def meta(kind: int, data: bytes) -> bytes:
 
 
 other_events = st.tuples(tick, st.one_of(
-    st.binary(min_size=3, max_size=3).map(lambda b: meta(0x51, b)),  # tempo, 0 to 16.7 s per quarter
-    st.tuples(byte, byte, byte, byte).map(lambda t: meta(0x58, bytes(t))),  # time signature
-    st.tuples(byte, byte).map(lambda t: meta(0x59, bytes(t))),  # key signature
+    rarely(st.integers(200_000, 2_000_000), st.sampled_from([0, 1, 0xFFFFFF]) | st.integers(0, 0xFFFFFF), 4).map(
+        lambda t: meta(0x51, t.to_bytes(3, "big"))),  # tempo, 0 to 16.7 s per quarter
+    st.tuples(rarely(st.integers(1, 12), byte), rarely(st.integers(0, 4), byte), byte, byte).map(
+        lambda t: meta(0x58, bytes(t))),  # time signature: numerator, log2 denominator, clocks, 32nds
+    rarely(st.tuples(st.integers(-7, 7).map(lambda k: k & 0xFF), st.integers(0, 1)), st.tuples(byte, byte), 4).map(
+        lambda t: meta(0x59, bytes(t))),  # key signature: sharps (signed), minor
     st.tuples(st.integers(0, 15), data_byte).map(lambda t: bytes([0xB0 | t[0], 64, t[1]])),  # sustain pedal
     st.tuples(st.integers(0, 15), data_byte).map(lambda t: bytes([0xC0 | t[0], t[1]])),  # program change
     st.tuples(st.integers(0, 15), data_byte, data_byte).map(lambda t: bytes([0xE0 | t[0], t[1], t[2]])),

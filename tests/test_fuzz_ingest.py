@@ -114,6 +114,16 @@ def test_hostile_values_each_get_their_outcome(tmp_path):
     assert check(tmp_path / "slowest.mid").qpm == pytest.approx(60 / 16.777215)
 
 
+def test_empty_track_chunk_is_ignored(tmp_path):
+    """An MTrk chunk of length 0 (pretty_midi fails on it) beside a normal track."""
+    data = smf([[(0, NOTE), (96, OFF)]])
+    path = tmp_path / "empty_track.mid"
+    path.write_bytes(data[:11] + b"\x02" + data[12:14] + b"MTrk\x00\x00\x00\x00" + data[14:])  # 2 tracks
+    assert check(path).roll.shape == (4, 36)
+    (tmp_path / "no_events.mid").write_bytes(data[:14] + b"MTrk\x00\x00\x00\x00")
+    assert check(tmp_path / "no_events.mid").reason == "no pitched notes"
+
+
 def test_zero_time_division_and_smpte_are_refused(tmp_path):
     for division in (0, 0xE728):  # 0 ticks per beat; 25 fps SMPTE
         result = check(write(tmp_path, f"d{division}.mid", [[(0, NOTE), (96, OFF)]], division))
