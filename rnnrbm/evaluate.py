@@ -81,6 +81,7 @@ class EvaluateOptions:
     sample_gibbs: int = DEFAULT_SAMPLE_GIBBS
     seed: int = 0
     jobs: int = 1                    # processes for parsing MIDI data
+    same_range: bool = False         # corpora must be in the model's range and grid (the CLI's rule), not folded
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -120,6 +121,31 @@ def load_split(paths: Sequence[Path], meta: dict, split: str, jobs: int = 1,
         raise UsageError(f"no pieces in split {split!r}; the data has: {present or 'no pieces'}"
                          + ("; choose one with --split, or --split all" if present else ""))
     return pieces
+
+
+def check_corpora_match(paths: Sequence[Path], meta: dict) -> None:
+    """Raise :class:`UsageError` if a corpus ``.npz`` among ``paths`` has another range or grid than the model.
+
+    MIDI and benchmark JSON data have no range of their own and are read in the
+    model's; a corpus was already cut to one, and folding it again would evaluate
+    the model on different music than the corpus holds.
+    """
+    from rnnrbm.corpus import Corpus
+    from rnnrbm.notes import note_name
+
+    def describe(low: int, high: int, steps_per_beat) -> str:
+        return f"{note_name(low)}-{note_name(high)} ({high - low + 1} keys) at {steps_per_beat} steps per beat"
+
+    model = (int(meta["low"]), int(meta["high"]), meta.get("steps_per_beat"))
+    for path in map(Path, paths):
+        if path.suffix.lower() == ".npz" and path.is_file():
+            corpus = Corpus.load(path)
+            if (corpus.low, corpus.high, corpus.steps_per_beat) != model:
+                raise UsageError(
+                    f"corpus {path} is {describe(corpus.low, corpus.high, corpus.steps_per_beat)} but the model is "
+                    f"{describe(*model)}; evaluate on MIDI files or benchmark .json (read in the model's range), or "
+                    f"re-ingest with --low {note_name(model[0])} --high {note_name(model[1])} "
+                    f"--steps-per-beat {model[2]}")
 
 
 def expected_accuracy(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibbs_steps: int, samples: int,
@@ -259,6 +285,8 @@ def evaluate(model: Path, data: Sequence[Path], options: EvaluateOptions = Evalu
     if not data:
         raise UsageError("give the data to evaluate on: a corpus .npz, benchmark .json, or MIDI files/folders")
     _, ckpt = open_model(Path(model))
+    if options.same_range:
+        check_corpora_match(data, ckpt.meta)
     pieces = load_split(data, ckpt.meta, options.split, options.jobs, progress)
     load_seconds = time.perf_counter() - start
     result = evaluate_pieces(ckpt.params, pieces, int(ckpt.meta["low"]), options, progress)

@@ -19,12 +19,18 @@ roll, and the same MIDI bytes, on every run. Output file ``i`` of ``n``
 ``seed + i - 1``, so ``--seed S -n 3`` writes in ``out-2.mid`` what
 ``--seed S+1`` writes in ``out.mid``.
 
+Files are written one piece at a time, each atomically, so Ctrl-C keeps the
+pieces already finished and never leaves a partial file
+(:class:`GenerateInterrupted` lists what was written).
+
 Nothing here prints; the CLI reports the :class:`GenerateResult`.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 import wave
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +38,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from rnnrbm.checkpoint import default_model_path, open_model  # noqa: F401  (default_model_path re-exported)
+from rnnrbm.checkpoint import check_free_space, default_model_path, open_model  # noqa: F401  (re-exported)
 from rnnrbm.errors import RnnrbmError, UsageError
 
 DEFAULT_STEPS = 256
@@ -47,6 +53,14 @@ WAV_RATE = 22050
 CHUNK_DRAWS = 1 << 17  # uniforms per kernel call: 512 kB of float32 stays in L2 between passes
 
 SeedLike = Union[int, np.random.Generator]
+
+
+class GenerateInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`generate_files`; ``written`` lists the complete files it leaves."""
+
+    def __init__(self, written: list[Path]):
+        super().__init__()
+        self.written = list(written)
 
 
 # ---------------------------------------------------------------- sampling
@@ -237,19 +251,20 @@ def numbered(path: Path, n: int) -> list[Path]:
 
 def check_writable(path: Path, suffixes: tuple[str, ...], what: str) -> None:
     """Raise :class:`UsageError` unless ``path`` has one of ``suffixes`` and can be written now."""
-    from rnnrbm.corpus import atomic_write
-
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise UsageError(f"{what} {path} must end in {' or '.join(suffixes)}")
     if path.is_dir():
         raise UsageError(f"{what} {path} is a folder; give a file name like out{suffixes[0]}")
     if not path.parent.is_dir():
-        raise UsageError(f"cannot write {what} {path}: folder {path.parent} does not exist")
-    try:
-        atomic_write(path.parent / f".{path.name}.probe", lambda handle: None).unlink()
-    except (RnnrbmError, OSError) as exc:
-        raise UsageError(f"cannot write {what} {path}: {exc}") from None
+        raise UsageError(f"cannot write {what} {path}: folder {path.parent} does not exist; make it or "
+                         "choose another path")
+    try:  # a probe named like atomic_write's temporary files
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {path} ({exc.strerror}); choose another path") from None
 
 
 def primer_config(meta: dict):
@@ -269,7 +284,7 @@ def read_primer(path: Path, meta: dict) -> np.ndarray:
 
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"primer {path} does not exist or is not a file")
+        raise UsageError(f"primer {path} does not exist or is not a file; give a MIDI file to continue from")
     if path.suffix.lower() not in PRIMER_SUFFIXES:
         raise UsageError(f"primer {path} must be a MIDI file ({', '.join(PRIMER_SUFFIXES)})")
     try:
@@ -326,9 +341,10 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
                    primer: Optional[Path] = None, wav: Optional[Path] = None) -> GenerateResult:
     """Sample ``options.num_outputs`` pieces from a checkpoint and write them as MIDI (and WAV).
 
-    Every argument is checked, and every output path probed for writability,
-    before sampling starts; all pieces are sampled before the first file is
-    written, and each write is atomic, so an interrupt leaves no partial file.
+    Every argument is checked, every output path probed for writability and the
+    free disk space compared with the files' size before sampling starts. Each
+    piece is written (atomically) as soon as it is sampled, so an interrupt keeps
+    the finished pieces and leaves no partial file.
 
     Parameters
     ----------
@@ -340,7 +356,8 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
 
     Raises
     ------
-    UsageError for bad arguments or unwritable paths, RnnrbmError for an unreadable checkpoint.
+    UsageError for bad arguments, unwritable paths or too little disk space; RnnrbmError for an
+    unreadable checkpoint; GenerateInterrupted (a KeyboardInterrupt) on Ctrl-C.
     """
     from rnnrbm.midi import roll_to_midi, write_midi
 
@@ -364,24 +381,47 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
     n_steps = resolve_steps(options, steps_per_beat, qpm)
 
     primer_roll = read_primer(primer, meta) if primer is not None else None
+    step_seconds = 60.0 / qpm / steps_per_beat
+    total_steps = n_steps + (len(primer_roll) if options.keep_primer else 0)
+    _check_space(outputs, wavs, output_bytes(total_steps, step_seconds))
     seed_chosen = options.seed is None
     seed = secrets.randbelow(2**31) if seed_chosen else int(options.seed)
     result = GenerateResult(model_path, seed, seed_chosen, low, high, steps_per_beat, qpm, n_steps,
                             options.gibbs_steps, options.temperature)
-    step_seconds = 60.0 / qpm / steps_per_beat
-    for i, path in enumerate(outputs):
-        roll = sample_roll(ckpt.params, n_steps, gibbs_steps=options.gibbs_steps,
-                           temperature=options.temperature, seed=seed + i, primer=primer_roll)
-        kept = 0
-        if options.keep_primer:
-            kept = len(primer_roll)
-            roll = np.concatenate([primer_roll, roll])
-        result.pieces.append(GeneratedPiece(path, seed + i, roll, low, step_seconds, kept, wavs[i]))
-
     midi_options = dict(qpm=qpm, program=options.program, velocity=options.velocity,
                         steps_per_beat=steps_per_beat)
-    for piece in result.pieces:
-        write_midi(piece.roll, piece.path, low, **midi_options)
-        if piece.wav is not None:
-            write_wav(roll_to_midi(piece.roll, low, **midi_options), piece.wav, min_seconds=piece.duration)
+    written: list[Path] = []
+    try:
+        for i, path in enumerate(outputs):
+            roll = sample_roll(ckpt.params, n_steps, gibbs_steps=options.gibbs_steps,
+                               temperature=options.temperature, seed=seed + i, primer=primer_roll)
+            kept = 0
+            if options.keep_primer:
+                kept = len(primer_roll)
+                roll = np.concatenate([primer_roll, roll])
+            piece = GeneratedPiece(path, seed + i, roll, low, step_seconds, kept, wavs[i])
+            write_midi(piece.roll, piece.path, low, **midi_options)
+            written.append(piece.path)
+            if piece.wav is not None:
+                write_wav(roll_to_midi(piece.roll, low, **midi_options), piece.wav, min_seconds=piece.duration)
+                written.append(piece.wav)
+            result.pieces.append(piece)
+    except KeyboardInterrupt:
+        raise GenerateInterrupted(written) from None
     return result
+
+
+def _check_space(outputs: list[Path], wavs: list, sizes: tuple[int, int]) -> None:
+    """Fail before sampling if any output folder lacks room for its MIDI (and WAV) files."""
+    need: dict[Path, int] = {}
+    for path, size in [(p, sizes[0]) for p in outputs] + [(w, sizes[1]) for w in wavs if w is not None]:
+        need[path.parent] = need.get(path.parent, 0) + size
+    for folder, size in need.items():
+        check_free_space(folder, size, "the output files")
+
+
+def output_bytes(steps: int, step_seconds: float) -> tuple[int, int]:
+    """Rough sizes of one generated piece's MIDI file and 16-bit mono WAV file."""
+    midi = 1024 + 16 * steps  # a few note events per step, for music this model makes
+    audio = 2 * WAV_RATE * (steps * step_seconds + 2.0)  # 2 s for the last notes' release
+    return int(midi), int(audio)

@@ -12,11 +12,22 @@ Files written beside ``out`` (say ``model.npz``):
 * ``model.npz``: the parameters with the best validation accuracy so far;
 * ``model.last.npz``: the latest epoch, with optimizer and RNG state for ``--resume``;
 * ``model.log.jsonl``: one JSON record per epoch.
+
+Each epoch ends by saving ``model.npz`` (if it improved), then ``model.last.npz``,
+then rewriting the log, each atomically. A process killed at any moment (even
+SIGKILL) thus leaves loadable files, ``model.last.npz`` from the last completed
+epoch, and a best model never older than that state: ``--resume`` replays at most
+the epoch that was cut short, exactly. Output problems (an unwritable folder, too
+little disk space) are reported before training starts; a write that fails later,
+or a run that diverges, stops with one message and keeps the last good files.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,15 +37,23 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from rnnrbm.batches import epoch_chunks, random_songs
-from rnnrbm.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnrbm.checkpoint import Checkpoint, check_free_space, check_same_setup, load_resume, save_checkpoint
+from rnnrbm.config import ModelConfig, TrainConfig
+from rnnrbm.corpus import atomic_write
 from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.gradients import chunk_gradient, init_state
 from rnnrbm.metrics import frame_accuracy
-from rnnrbm.config import ModelConfig, TrainConfig
 from rnnrbm.model import PARAM_NAMES, init_params
 from rnnrbm.optim import Adam
 
 RBM_PART = ("W", "bv", "bh")
+# Trained models stay below ~10 (the shipped one: 9). Adam moves a weight by about
+# lr per update, so only a far too high learning rate gets a weight past this.
+MAX_ABS_PARAM = 1e4
+
+
+class Diverged(RnnrbmError):
+    """Non-finite values or runaway weights; :func:`train` adds the likely cause and what was kept."""
 
 
 @dataclass
@@ -54,27 +73,69 @@ def sibling_paths(out: Path) -> tuple[Path, Path]:
 
 
 def check_writable(out: Path) -> None:
-    """Fail before any work if checkpoints cannot be written beside ``out``."""
+    """Fail before any work if the checkpoints cannot be written as ``out`` and beside it."""
+    out = Path(out)
+    for path in (out, *sibling_paths(out)):
+        if path.is_dir():
+            raise UsageError(f"cannot write checkpoints: {path} is a folder; give -o a file name such as "
+                             f"{path / 'model.npz'}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        probe = out.parent / f".{out.name}.write-test"
-        probe.write_bytes(b"x")
-        probe.unlink()
+    except OSError as exc:
+        blocker = next((p for p in out.parents if p.exists()), None)
+        reason = f"{blocker} is a file" if blocker is not None and not blocker.is_dir() else exc.strerror
+        raise UsageError(f"cannot write checkpoints to {out.parent}: cannot make that folder ({reason}); "
+                         "choose another -o path") from None
+    try:  # a probe named like atomic_write's temporary files, so a kill here leaves nothing new
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise UsageError(f"cannot write checkpoints to {out.parent} ({exc.strerror}); choose another -o path") from None
+
+
+def checkpoint_bytes(model_config: ModelConfig, dtype: str, epochs: int) -> int:
+    """Disk space a run needs at its peak: both checkpoints, the log, and one file being replaced."""
+    shapes = model_config.shapes()
+    n = sum(int(np.prod(shape)) for shape in shapes.values())
+    meta = 8192 + 400 * epochs  # settings, RNG state, one history record per epoch (also the log's size)
+    headers = 256 * (len(shapes) + 1)  # zip and .npy headers of each array
+    best = n * np.dtype(dtype).itemsize + headers + meta
+    last = best + 16 * n + 2 * headers + 1024  # Adam's two float64 moments and step count
+    return best + last + max(best, last) + meta  # an atomic save holds the old and the new file at once
+
+
+def _remove_stale_temps(out: Path) -> None:
+    """Delete temporary files that a killed run left beside ``out`` (atomic_write's naming only)."""
+    names = [re.escape(p.name) for p in (out, *sibling_paths(out))]
+    stale = re.compile(rf"\.({'|'.join(names)})\.[A-Za-z0-9_]{{8}}\.tmp")
+    for path in out.parent.iterdir():
+        if stale.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+
+
+def _write_log(log_path: Path, history: list[dict]) -> None:
+    """The whole log, rewritten atomically: it always matches a checkpoint's history, never half a line."""
+    text = "".join(json.dumps(record) + "\n" for record in history)
+    atomic_write(log_path, lambda handle: handle.write(text.encode()))
 
 
 def _rng_state(rng: np.random.Generator) -> dict:
     return rng.bit_generator.state
 
 
-def _check_finite(grads: dict[str, np.ndarray], cost: float, epoch: int, config: TrainConfig) -> None:
+def _check_finite(grads: dict[str, np.ndarray], cost: float, where: str) -> None:
     bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
     if bad or not np.isfinite(cost):
-        raise RnnrbmError(
-            f"training diverged in epoch {epoch}: non-finite {'gradient of ' + ', '.join(bad) if bad else 'cost'}. "
-            f"The learning rates (--lr {config.lr}, --lr-rnn {config.lr_rnn}) are probably too high; "
-            "the last good checkpoint was kept")
+        raise Diverged(f"training diverged in {where}: non-finite {'gradient of ' + ', '.join(bad) if bad else 'cost'}")
+
+
+def _check_params(params: dict[str, np.ndarray], where: str) -> None:
+    for name in PARAM_NAMES:
+        peak = float(np.max(np.abs(params[name])))
+        if not peak <= MAX_ABS_PARAM:  # also catches NaN
+            raise Diverged(f"training diverged in {where}: weights {name} reached {peak:.3g} "
+                           f"(trained models stay below {MAX_ABS_PARAM:g})")
 
 
 def pretrain_rbm(params: dict[str, np.ndarray], frames: list[np.ndarray], config: TrainConfig,
@@ -94,8 +155,9 @@ def pretrain_rbm(params: dict[str, np.ndarray], frames: list[np.ndarray], config
             g, _, stats = chunk_gradient(params, v, ones, ones, init_state(params, len(v), False),
                                          config.cd_k, rng, "bptt")
             grads = {k: (g[k] / stats["frames"] if k in RBM_PART else np.zeros_like(g[k])) for k in PARAM_NAMES}
-            _check_finite(grads, stats["cost"], 0, config)
+            _check_finite(grads, stats["cost"], "RBM pretraining")
             opt.step(params, grads)
+            _check_params(params, "RBM pretraining")
         if on_event:
             on_event("pretrain", {"epoch": epoch, "epochs": config.pretrain_epochs})
 
@@ -139,8 +201,9 @@ def _update(params: dict[str, np.ndarray], opt: Adam, chunk, state, config: Trai
                                        init_state(params, config.negative_batch, False), config.cd_k, rng, "bptt")
         for k in PARAM_NAMES:
             grads[k] -= config.negative_weight * ng[k] / nstats["frames"]
-    _check_finite(grads, stats["cost"], epoch, config)
+    _check_finite(grads, stats["cost"], f"epoch {epoch}")
     opt.step(params, grads)
+    _check_params(params, f"epoch {epoch}")
     return state, stats
 
 
@@ -155,11 +218,10 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
     started = time.perf_counter()
 
     if resume:
-        ckpt = load_checkpoint(last_path)
+        ckpt = load_resume(last_path)
+        check_same_setup(ckpt, last_path, model_config, data_meta)
         meta = ckpt.meta
         config = replace(TrainConfig(**meta["train"]), epochs=config.epochs, max_minutes=config.max_minutes)
-        if ckpt.model_config != model_config or any(meta.get(k) != data_meta.get(k) for k in ("low", "high", "steps_per_beat")):
-            raise UsageError(f"{last_path} was trained with another model size, range or grid than the data given")
         params = ckpt.params
         opt = Adam(params, config.lr, config.lr_rnn, config.clip)
         opt.load_state_dict(ckpt.opt)
@@ -171,30 +233,37 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
     else:
         rng = np.random.default_rng(config.seed)
         params = init_params(model_config, rng, dtype=np.dtype(config.dtype))
-        if config.pretrain_epochs:
-            pretrain_rbm(params, train_pieces, config, rng, emit)
         opt = Adam(params, config.lr, config.lr_rnn, config.clip)
         history, epoch0, best_acc, bad_epochs = [], 0, None, 0
-        log_path.unlink(missing_ok=True)
+    check_free_space(out.parent, checkpoint_bytes(model_config, config.dtype, config.epochs), "the checkpoints")
+    _remove_stale_temps(out)
+    if resume:  # a kill between the checkpoint and the log left the log one epoch behind
+        _write_log(log_path, history)
 
     def meta_now(epoch: int, **extra) -> dict:
         return dict(data_meta, model=asdict(model_config), train=asdict(config), epoch=epoch, history=history,
                     best_valid_acc=best_acc, bad_epochs=bad_epochs, **extra)
 
+    def kept(saved: int) -> str:
+        return f"{last_path} still holds epoch {saved}" if saved else "no checkpoint was saved"
+
     dtype = np.dtype(config.dtype)
     rtrl = config.gradient == "rtrl"
-    total_frames = int(sum(len(p) for p in train_pieces))
+    used = [p for p in train_pieces if len(p)]
+    total_frames = int(sum(len(p) for p in used))
     result = TrainResult(out, last_path, history)
-    epoch = epoch0
-    # Overflow on divergence is reported once, clearly, by _check_finite: no NumPy warnings.
+    epoch = saved = epoch0
+    # Overflow on divergence is reported once, clearly, by the checks in _update: no NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         try:
+            if not resume and config.pretrain_epochs:
+                pretrain_rbm(params, train_pieces, config, rng, emit)
             for epoch in range(epoch0 + 1, config.epochs + 1):
                 emit("epoch_start", {"epoch": epoch, "epochs": config.epochs, "frames": total_frames})
                 t0 = time.perf_counter()
                 state = init_state(params, config.batch, rtrl)
                 cost_sum = frames_sum = 0.0
-                for chunk in epoch_chunks(train_pieces, config.batch, config.chunk, rng, dtype):
+                for chunk in epoch_chunks(used, config.batch, config.chunk, rng, dtype):
                     state, stats = _update(params, opt, chunk, state, config, rng, epoch)
                     cost_sum += stats["cost"]
                     frames_sum += stats["frames"]
@@ -212,14 +281,21 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                     opt.lr *= config.lr_decay  # a plateau: smaller steps settle into it
                     opt.lr_rnn *= config.lr_decay
                 record = {"epoch": epoch, "train_cost": cost_sum / max(frames_sum, 1), "valid_acc": valid_acc,
-                          "seconds": seconds, "steps_per_s": frames_sum / seconds, "best": improved, "lr": opt.lr,
+                          "pieces": len(used), "frames": int(frames_sum), "seconds": seconds,
+                          "steps_per_s": frames_sum / seconds, "best": improved, "lr": opt.lr,
                           "elapsed": time.perf_counter() - started}
                 history.append(record)
-                save_checkpoint(last_path, Checkpoint(params, meta_now(epoch, rng=_rng_state(rng)), opt.state_dict()))
-                if improved:
-                    save_checkpoint(out, Checkpoint(params, meta_now(epoch)))
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
+                try:  # best first: a kill before the next save replays this epoch, which saves it again
+                    if improved:
+                        save_checkpoint(out, Checkpoint(params, meta_now(epoch)))
+                    save_checkpoint(last_path, Checkpoint(params, meta_now(epoch, rng=_rng_state(rng)),
+                                                          opt.state_dict()))
+                    saved = epoch
+                    _write_log(log_path, history)
+                except RnnrbmError as exc:
+                    then = " and continue with --resume" if saved else " and run again"
+                    raise RnnrbmError(f"{exc}; training stopped in epoch {epoch} and {kept(saved)}: fix that{then}") \
+                        from None
                 emit("epoch_end", record)
                 if valid_acc is not None and bad_epochs >= config.patience:
                     result.stopped_early = True
@@ -227,12 +303,17 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                 if config.max_minutes and record["elapsed"] >= 60 * config.max_minutes:
                     result.out_of_time = True
                     break
+        except Diverged as exc:
+            raise RnnrbmError(f"{exc}. The learning rates are probably too high (--lr {config.lr:g}, --lr-rnn "
+                              f"{config.lr_rnn:g}): try 10 times smaller ones; "
+                              f"{kept(saved)}") from None
         except KeyboardInterrupt:
             # Keep the interrupted state too: --resume goes on from it (not bit-exact mid-epoch).
-            save_checkpoint(last_path, Checkpoint(params, meta_now(epoch - 1, rng=_rng_state(rng), interrupted=True),
+            done = history[-1]["epoch"] if history else 0  # the epoch whose record is complete
+            save_checkpoint(last_path, Checkpoint(params, meta_now(done, rng=_rng_state(rng), interrupted=True),
                                                   opt.state_dict()))
             if not out.exists():
-                save_checkpoint(out, Checkpoint(params, meta_now(epoch - 1)))
+                save_checkpoint(out, Checkpoint(params, meta_now(done)))
             result.interrupted = True
     return result
 
@@ -249,6 +330,8 @@ def train_on_files(paths: list[Path], ingest_config, model_config: ModelConfig |
 
     config.check()
     check_writable(Path(out))
+    if resume:  # a missing or damaged training state is found before a long ingest
+        load_resume(sibling_paths(Path(out))[0])
     corpus = load_pieces([Path(p) for p in paths], ingest_config, jobs=jobs, progress=progress)
     model_config = replace(model_config or ModelConfig(), n_visible=corpus.n_visible)
     meta = {key: corpus.meta.get(key) for key in ("low", "high", "steps_per_beat", "out_of_range")}

@@ -108,7 +108,7 @@ def test_empty_split_and_other_grid(tmp_path, model):
     Corpus.from_pieces(rolls, ["a", "b"], ["test", "test"],
                        {"low": LOW, "high": HIGH, "steps_per_beat": 4}).save(tmp_path / "d.npz")
     result = runner.invoke(app, ["evaluate", "-m", str(model), str(tmp_path / "d.npz"), *FAST])
-    assert result.exit_code == 1 and "steps per beat" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "steps per beat" in result.output and "Traceback" not in result.output
 
 
 def test_help_does_not_import_numba():

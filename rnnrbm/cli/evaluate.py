@@ -25,12 +25,13 @@ JSON_KEYS_HELP = (
 
 
 @app.command(
-    epilog="Examples: rnnrbm evaluate -m models/jsb.npz jsb-chorales-quarter.json ;  "
+    epilog="Examples:\n\n"
+           "rnnrbm evaluate -m models/jsb.npz jsb-chorales-quarter.json\n\n"
            "rnnrbm evaluate -m models/bach.npz corpus.npz --split all --samples 20 --json > eval.json",
     help="Evaluate a checkpoint on data: log-likelihood per time step (nats; log Z by annealed importance "
          "sampling), expected frame-level accuracy, and music statistics of the data and of sampled pieces. "
-         "The data (corpus .npz, benchmark .json, MIDI files or folders) is read in the checkpoint's own "
-         "pitch range and grid.\n\n"
+         "The data (benchmark .json, MIDI files or folders) is read in the checkpoint's own pitch range and "
+         "grid; a corpus .npz must already be in them.\n\n"
          "AIS: for every time step, --ais-runs chains anneal the step's RBM from W = 0 (its biases kept; "
          "exact log Z) to the model through --ais-betas temperatures spaced linearly from 0 to 1, one block "
          "Gibbs transition each. Its cost grows as steps x runs x betas: at the defaults the JSB test set (4,725 "
@@ -66,7 +67,7 @@ def evaluate(
 
     options = EvaluateOptions(split=split, ais_runs=ais_runs, ais_betas=ais_betas, log_z=log_z, acc_gibbs=acc_gibbs,
                               acc_samples=acc_samples, samples=samples, sample_steps=sample_steps,
-                              sample_gibbs=sample_gibbs, seed=seed, jobs=jobs)
+                              sample_gibbs=sample_gibbs, seed=seed, jobs=jobs, same_range=True)
     bars = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err_console, disable=quiet, transient=True)
     labels = {"load": "reading data (files)", "ll": "log-likelihood (steps)", "acc": "accuracy (steps)",

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from rnnrbm.cli import app, console, domain_errors, err_console
 
 PREVIEW_WIDTH = 80
+SHOWN_FILES = 4  # finished files named on Ctrl-C
 
 
-@app.command(epilog="Examples: rnnrbm generate -o song.mid --seed 7 --bars 16 ;  "
+@app.command(epilog="Examples:\n\n"
+                    "rnnrbm generate -o song.mid --seed 7 --bars 16\n\n"
                     "rnnrbm generate -m models/bach.npz --primer start.mid --keep-primer -n 3 -o take.mid")
 @domain_errors
 def generate(
@@ -53,17 +56,24 @@ def generate(
                                   gibbs_steps=gibbs_steps, temperature=temperature, keep_primer=keep_primer,
                                   qpm=qpm, program=program, velocity=velocity)
         result = generate_files(out, options, model=model, primer=primer, wav=wav)
-    except KeyboardInterrupt:
-        # Pieces are all sampled before the first write and writes are atomic: no partial file.
-        err_console.print("interrupted: no partial file was written", highlight=False)
+    except KeyboardInterrupt as exc:
+        # Each piece is written atomically once sampled: finished files stay, partial ones never exist.
+        err_console.print(escape(interrupted_message(getattr(exc, "written", []))), highlight=False, soft_wrap=True)
         raise typer.Exit(130)
     _report(result, preview)
 
 
+def interrupted_message(written: list) -> str:
+    """The one line printed on Ctrl-C, naming the finished files that were kept."""
+    if not written:
+        return "interrupted: no file was written"
+    names = ", ".join(str(p) for p in written[:SHOWN_FILES])
+    more = f" and {len(written) - SHOWN_FILES} more" if len(written) > SHOWN_FILES else ""
+    return f"interrupted: kept the {len(written)} finished file(s) {names}{more}; no partial file was written"
+
+
 def _report(result, preview: bool) -> None:
     """Print the summary (and previews) of a :class:`rnnrbm.sample.GenerateResult`."""
-    from rich.markup import escape
-
     from rnnrbm.notes import note_name
 
     def say(text: str) -> None:

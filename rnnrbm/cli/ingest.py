@@ -21,7 +21,9 @@ from rnnrbm.cli import options as opt
 SHOWN = 5  # file names listed per skip reason
 
 
-@app.command("ingest", epilog="Example: rnnrbm ingest ../shared/data/nottingham -o nottingham.npz --jobs 2")
+@app.command("ingest", epilog="Examples:\n\n"
+                               "rnnrbm ingest songs/ more.mid -o corpus.npz\n\n"
+                               "rnnrbm ingest jsb-chorales-quarter.json -o jsb.npz --range piano")
 @domain_errors
 def ingest_command(
     paths: List[Path] = typer.Argument(..., show_default=False, help=(
@@ -71,7 +73,9 @@ def ingest_command(
         fail(f"interrupted: {shown} was {'written' if written else 'not written'}", 130)
 
 
-@app.command("info")
+@app.command("info", epilog="Examples:\n\n"
+                             "rnnrbm info corpus.npz\n\n"
+                             "rnnrbm info song.mid --range piano --top 5")
 @domain_errors
 def info_command(
     path: Path = typer.Argument(..., show_default=False,

@@ -6,16 +6,20 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
-from rnnrbm.cli import app, console, domain_errors, err_console
+from rnnrbm.cli import app, console, domain_errors, err_console, fail
 from rnnrbm.cli import options as opt
 from rnnrbm.config import ModelConfig as M
 from rnnrbm.config import TrainConfig as T
 
 
-@app.command(epilog="Example: rnnrbm train data/bach-chorales/ -o models/bach.npz --epochs 50")
+@app.command(epilog="Examples:\n\n"
+                    "rnnrbm train data/bach-chorales/ -o models/bach.npz --epochs 50\n\n"
+                    "rnnrbm train corpus.npz -o run/model.npz --epochs 80 --resume")
 @domain_errors
 def train(
+    ctx: typer.Context,
     paths: List[Path] = typer.Argument(..., help="MIDI files or folders, a corpus .npz, or benchmark JSON."),
     out: Path = typer.Option(Path("models/model.npz"), "-o", "--out", help="Checkpoint (best valid epoch); "
                              "'<name>.last.npz' and '<name>.log.jsonl' are written beside it."),
@@ -38,7 +42,8 @@ def train(
     patience: int = typer.Option(T.patience, help="Stop after this many epochs without a better valid accuracy."),
     max_minutes: float = typer.Option(T.max_minutes, help="Stop after the epoch that reaches this wall-clock budget (0: no limit)."),
     seed: int = typer.Option(T.seed, help="Seed of initialisation and all sampling."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from '<out>.last.npz'."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from '<out>.last.npz' with its settings; its "
+                                "sizes, range and grid are used unless given."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     low: Optional[str] = opt.LOW, high: Optional[str] = opt.HIGH, range_: Optional[str] = opt.RANGE,
     steps_per_beat: Optional[int] = opt.STEPS_PER_BEAT, out_of_range: str = opt.OUT_OF_RANGE,
@@ -48,7 +53,21 @@ def train(
     """Train an RNN-RBM (CD-k, exact RTRL, negative-gradient regularizer)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from rnnrbm.train import train_on_files
+    from rnnrbm.train import load_resume, sibling_paths, train_on_files
+
+    if resume:
+        # Continue with the checkpoint's own sizes, range and grid unless the user gave them.
+        meta = load_resume(sibling_paths(out)[0]).meta
+        default = {name for name in ("hidden", "recurrent", "out_of_range")  # not given by the user
+                   if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") in ("DEFAULT", "DEFAULT_MAP")}
+        hidden = meta["model"]["n_hidden"] if "hidden" in default else hidden
+        recurrent = meta["model"]["n_recurrent"] if "recurrent" in default else recurrent
+        corpora_only = all(p.suffix.lower() == ".npz" for p in paths)  # a corpus keeps its own range
+        if low is None and high is None and range_ is None and not corpora_only and "low" in meta:
+            low, high = str(meta["low"]), str(meta["high"])
+            steps_per_beat = steps_per_beat or meta.get("steps_per_beat")
+            if "out_of_range" in default:
+                out_of_range = meta.get("out_of_range") or out_of_range
 
     config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
                          lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
@@ -72,11 +91,15 @@ def train(
             progress.update(task["id"], info=f"{info['steps_per_s']:.0f} steps/s  cost {info['train_cost']:+.3f}  "
                                              f"valid acc {acc}{'  *best*' if info['best'] else ''}")
 
-    with progress:
-        result = train_on_files(paths, ingest, M(n_hidden=hidden, n_recurrent=recurrent), config, out,
-                                resume=resume, jobs=jobs, on_event=on_event)
+    try:
+        with progress:
+            result = train_on_files(paths, ingest, M(n_hidden=hidden, n_recurrent=recurrent), config, out,
+                                    resume=resume, jobs=jobs, on_event=on_event)
+    except KeyboardInterrupt:  # while reading the data, or a second Ctrl-C while saving
+        fail("interrupted: nothing new was saved; checkpoints written earlier are intact", 130)
     if result.interrupted:
-        err_console.print(f"interrupted: saved {result.last_path} (resume with --resume) and kept {result.best_path}")
+        err_console.print(escape(f"interrupted: saved {result.last_path} (resume with --resume) and kept "
+                                 f"{result.best_path}"), highlight=False, soft_wrap=True)
         raise typer.Exit(130)
     why = ("early stop: no better valid accuracy" if result.stopped_early
            else "time budget reached" if result.out_of_time else "done")
