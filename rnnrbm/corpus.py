@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,10 +170,10 @@ class Corpus:
         if not path.is_file():
             raise UsageError(f"corpus {path} does not exist")
         try:
-            data = np.load(path, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("a single array, not an .npz archive")
-            with data:
+            with open(path, "rb") as handle:
+                if handle.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # np.load would talk about pickles
+                    raise ValueError("not an .npz archive")
+            with np.load(path, allow_pickle=False) as data:
                 missing = [k for k in KEYS if k not in data.files]
                 if missing:
                     raise RnnrbmError(f"{path} is not an rnnrbm corpus (missing {', '.join(missing)}); "
@@ -182,9 +181,10 @@ class Corpus:
                 arrays = {k: data[k] for k in KEYS}
         except RnnrbmError:
             raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise RnnrbmError(f"{path} is not a readable corpus file (truncated or not an .npz: {exc}); "
-                              "re-create it with `rnnrbm ingest`") from None
+        except Exception as exc:  # any parse failure of a damaged file (zipfile, zlib, numpy) is one problem
+            detail = " ".join(str(exc).split())[:200]
+            raise RnnrbmError(f"{path} is not a readable corpus file (truncated, damaged or not an .npz: "
+                              f"{detail}); re-create it with `rnnrbm ingest`") from None
         try:
             meta = json.loads(str(arrays.pop("meta")))
         except (ValueError, TypeError):

@@ -292,9 +292,6 @@ def test_broken_corpus_is_one_line_and_never_unpickled(env, tmp_path, command, k
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz"]
 
 
-@pytest.mark.xfail(strict=True, raises=(NotImplementedError, RuntimeError),
-                   reason="Corpus.load (corpus.py, not this issue's file) lets zipfile's NotImplementedError and "
-                          "RuntimeError through; remove this marker once it catches them like load_checkpoint does")
 @pytest.mark.parametrize("field, value", [(10, 99), (8, 1)], ids=["compression-method", "encryption-flag"])
 def test_corpus_with_a_damaged_zip_directory_is_one_error(env, tmp_path, field, value):
     from rnnrbm.errors import RnnrbmError
