@@ -9,6 +9,7 @@ the main thread of the ingesting process (``--jobs 1``) and of each worker
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -49,7 +50,9 @@ def parse_all(tasks: list[tuple[int, str]], options: dict, timeout: float, jobs:
         for index, path in tasks:
             yield index, parse_midi(path, options, timeout)
         return
-    queue = list(reversed(tasks))
+    # Largest files first (queue.pop() takes from the end): the slowest parses never start
+    # last while the other workers sit idle.
+    queue = sorted(tasks, key=lambda task: _size(task[1]))
     while queue:
         # Spawned workers start clean (no inherited threads or Numba state).
         pool = ProcessPoolExecutor(min(jobs, len(queue)), mp_context=multiprocessing.get_context("spawn"),
@@ -84,6 +87,13 @@ def parse_all(tasks: list[tuple[int, str]], options: dict, timeout: float, jobs:
             # On Ctrl-C (or the consumer stopping) drop the queued files; each file
             # still running ends within its timeout.
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # unreadable or gone: parse_midi reports it
+        return 0
 
 
 @contextmanager
