@@ -78,6 +78,22 @@ def _chain_state(key, chain):
 # ---------------------------------------------------------------- sampling
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _sample_layer(M, idx_in, n_in, bias, acc, P, U, idx_out, state):
+    # Half a block Gibbs step: acc = sum of the rows M[idx_in[:n_in]]; unit j is on iff its
+    # uniform is below sigmoid(acc_j + bias_j). The on units' indices go to idx_out (branch-free
+    # compaction); returns the stream state and how many units are on.
+    _sum_rows(M, idx_in, n_in, acc)
+    for j in range(acc.shape[0]):
+        P[j] = _logistic(np.float64(acc[j] + bias[j]))
+    state = _uniforms(state, U, acc.shape[0])
+    n = 0
+    for j in range(acc.shape[0]):
+        idx_out[n] = j
+        n += U[j] < P[j]
+    return state, n
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _gibbs_chains(v, W, WT, bv, bh, k, seed, first, out):
     N, V = v.shape
@@ -93,26 +109,12 @@ def _gibbs_chains(v, W, WT, bv, bh, k, seed, first, out):
         state = _chain_state(key, first + n)
         nv = 0
         for i in range(V):
-            vidx[nv] = i  # branch-free compaction
+            vidx[nv] = i
             nv += v[n, i] != 0
         for _ in range(k):
             # v is sparse (a few notes): v W sums the rows of W of the on notes
-            _sum_rows(W, vidx, nv, x)
-            for j in range(H):
-                P[j] = _logistic(np.float64(x[j] + bh[n, j]))
-            state = _uniforms(state, U, H)
-            nh = 0
-            for j in range(H):
-                hidx[nh] = j
-                nh += U[j] < P[j]
-            _sum_rows(WT, hidx, nh, y)
-            for i in range(V):
-                P[i] = _logistic(np.float64(y[i] + bv[n, i]))
-            state = _uniforms(state, U, V)
-            nv = 0
-            for i in range(V):
-                vidx[nv] = i
-                nv += U[i] < P[i]
+            state, nh = _sample_layer(W, vidx, nv, bh[n], x, P, U, hidx, state)
+            state, nv = _sample_layer(WT, hidx, nh, bv[n], y, P, U, vidx, state)
         out[n, :] = 0.0
         for q in range(nv):
             out[n, vidx[q]] = 1.0
