@@ -61,6 +61,22 @@ def build_midi(path: Path, tracks, tpb: int = TPB, type: int = 1) -> Path:
     return path
 
 
+CHORDS = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [57, 60, 64]]  # I IV V vi in C
+
+
+def write_chord_songs(folder: Path, n: int) -> Path:
+    """``n`` 32-step songs (4 steps per beat) cycling through :data:`CHORDS`, each from another chord."""
+    from rnnrbm.midi import write_midi
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        roll = np.zeros((32, 36), np.uint8)
+        for t in range(32):
+            roll[t, np.array(CHORDS[(t // 4 + i) % 4]) - 60] = 1
+        write_midi(roll, folder / f"song{i}.mid", low=60, steps_per_beat=4)
+    return folder
+
+
 def expected_roll(steps: int, notes, low: int = 60, n_visible: int = 36) -> np.ndarray:
     """A (steps, n_visible) roll with ``notes`` = [(pitch, first_step, stop_step), ...] on."""
     roll = np.zeros((steps, n_visible), np.uint8)

@@ -1,12 +1,11 @@
 """``rnnrbm train`` end to end in tmp_path, and its argument errors."""
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import write_chord_songs
 from rnnrbm.checkpoint import load_checkpoint
 from rnnrbm.cli import app
-from rnnrbm.midi import write_midi
 
 runner = CliRunner()
 FAST = ["--epochs", "1", "--hidden", "8", "--recurrent", "6", "--cd-k", "1", "--batch", "2", "--chunk", "8", "--quiet"]
@@ -14,15 +13,7 @@ FAST = ["--epochs", "1", "--hidden", "8", "--recurrent", "6", "--cd-k", "1", "--
 
 @pytest.fixture
 def songs(tmp_path):
-    folder = tmp_path / "songs"
-    folder.mkdir()
-    chords = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [57, 60, 64]]
-    for i in range(6):
-        roll = np.zeros((32, 36), np.uint8)
-        for t in range(32):
-            roll[t, np.array(chords[(t // 4 + i) % 4]) - 60] = 1
-        write_midi(roll, folder / f"song{i}.mid", low=60, steps_per_beat=4)
-    return folder
+    return write_chord_songs(tmp_path / "songs", 6)
 
 
 def test_train_a_midi_folder_writes_loadable_checkpoints(tmp_path, songs):

@@ -27,10 +27,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import write_chord_songs
 from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.cli import app
 from rnnrbm.corpus import Corpus
-from rnnrbm.midi import write_midi
 from rnnrbm.model import ModelConfig, init_params
 
 runner = CliRunner()
@@ -44,14 +44,7 @@ COMMANDS = ("ingest", "info", "train", "generate", "evaluate")
 def env(tmp_path_factory):
     """Shared inputs: MIDI songs (C4-B6), an empty folder, an 88-key corpus, a 36-key model, a trained run."""
     root = tmp_path_factory.mktemp("robust-cli")
-    songs = root / "songs"
-    songs.mkdir()
-    chords = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [57, 60, 64]]
-    for i in range(4):
-        roll = np.zeros((32, 36), np.uint8)
-        for t in range(32):
-            roll[t, np.array(chords[(t // 4 + i) % 4]) - 60] = 1
-        write_midi(roll, songs / f"song{i}.mid", low=60, steps_per_beat=4)
+    songs = write_chord_songs(root / "songs", 4)
     (root / "empty").mkdir()
     (root / "plain").write_text("a file, not a folder")
     rng = np.random.default_rng(0)
