@@ -23,16 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from mido.midifiles.meta import encode_variable_int
+
 TPB = 480
-
-
-def varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
 
 
 def small_midi(rng: random.Random) -> bytes:
@@ -49,7 +42,7 @@ def small_midi(rng: random.Random) -> bytes:
         beat += length
     body, now = b"", 0
     for tick, event in sorted(events, key=lambda e: (e[0], e[1][0] == 0x90)):
-        body += varlen(tick - now) + event
+        body += bytes(encode_variable_int(tick - now)) + event
         now = tick
     body += b"\x00\xff\x2f\x00"
     header = b"MThd" + (6).to_bytes(4, "big") + b"\x00\x00\x00\x01" + TPB.to_bytes(2, "big")
