@@ -107,7 +107,10 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
     seed : an integer (``numpy.random.default_rng(seed)``) or a Generator to draw from.
     primer : optional (P, n_visible) binary roll; the RNN runs over it first and the
         first Gibbs chain starts at its last frame. Without one, generation starts
-        from u_0 = u0 and an all-zero frame.
+        from u_0 = u0, and the first chain from a random frame (each note on with
+        probability 1/2, drawn from ``seed``). Not from silence: in a well-trained,
+        sharp model silence is a trap the chain rarely leaves, since with no note on
+        no hidden unit turns on, and each silent frame starts the next chain silent.
 
     Returns
     -------
@@ -120,11 +123,11 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
                          f"(got {n_steps}, {gibbs_steps}, {temperature})")
     p = sampling_params(params)
     V, H = p["W"].shape
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if primer is None:
-        u, v = p["u0"].copy(), np.zeros(V, np.uint8)
+        u, v = p["u0"].copy(), (rng.random(V) < 0.5).astype(np.uint8)
     else:
         u, v = prime(p, primer)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out = np.empty((n_steps, V), np.uint8)
     chunk = max(1, CHUNK_DRAWS // (gibbs_steps * (H + V)))
     for start in range(0, n_steps, chunk):

@@ -70,9 +70,11 @@ def test_sample_roll_is_the_reference_with_the_seeds_uniforms(monkeypatch):
     params = _params(V, H, R, np.float64, seed=4)  # sampled in float32 whatever the checkpoint's dtype
     monkeypatch.setattr(sample, "CHUNK_DRAWS", 5 * K * (H + V))  # five steps per kernel call
     roll = sample.sample_roll(params, T, gibbs_steps=K, temperature=1.3, seed=11)
-    uniforms = np.random.default_rng(11).random((T, K, H + V), dtype=np.float32)
+    rng = np.random.default_rng(11)
+    start = (rng.random(V) < 0.5).astype(np.uint8)  # the first chain's random start frame
+    uniforms = rng.random((T, K, H + V), dtype=np.float32)
     p32 = sample.sampling_params(params)
-    expected, _, _ = reference_generate(p32, p32["u0"], np.zeros(V, np.uint8), uniforms, 1.3)
+    expected, _, _ = reference_generate(p32, p32["u0"], start, uniforms, 1.3)
     np.testing.assert_array_equal(roll, expected)
 
 
