@@ -251,7 +251,7 @@ def _sum_rows(M, idx, n, acc):
 
 
 @njit(cache=True)
-def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, out):
+def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, restarts, out):
     T, K, HV = noise.shape
     V, H = W.shape
     R = bu.shape[0]
@@ -280,6 +280,10 @@ def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, out):
             row_h = Wuh[r]
             for j in range(H):
                 bht[j] += ur * row_h[j]
+        if nv == 0:  # silence traps the chain: start from the random frame instead
+            for i in range(V):
+                vidx[nv] = i
+                nv += restarts[t, i] != 0
         # k block Gibbs steps from the previous frame; a unit is on iff
         # (pre-activation) / T > logistic noise, i.e. with probability sigmoid(./T).
         for g in range(K):
@@ -312,13 +316,13 @@ def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, out):
 
 
 def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray, uniforms: np.ndarray,
-                    temperature: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+                    restarts: np.ndarray, temperature: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
     """Sample ``T`` frames of the RNN-RBM, ``k`` block Gibbs steps each, in one kernel.
 
     For t = 1..T, with the state ``u = u_{t-1}`` and ``v = v_{t-1}`` on entry::
 
         bv_t = bv + u_{t-1} Wuv,   bh_t = bh + u_{t-1} Wuh
-        v^(0) = v_{t-1};  for g = 1..k:
+        v^(0) = v_{t-1}, or restarts[t] if v_{t-1} is silent;  for g = 1..k:
             h^(g) ~ Bernoulli(sigmoid((bh_t + v^(g-1) W) / T_temp))
             v^(g) ~ Bernoulli(sigmoid((bv_t + h^(g) W^T) / T_temp))
         v_t = v^(k),   u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)
@@ -335,6 +339,9 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
     u : (R,) array of that dtype, u_{t-1}; overwritten with the last state u_T.
     v : (V,) uint8, the previous frame (start of the first Gibbs chain); overwritten with v_T.
     uniforms : (T, k, H + V) float32/float64 in [0, 1).
+    restarts : (T, V) uint8 random frames. A chain whose previous frame is silent starts
+        from ``restarts[t]``: in a sharp model no hidden unit turns on from silence, so
+        a chain started there stays silent, and so does every frame after it.
     temperature : T_temp > 0; the RBM energy is divided by it (1 = the model's distribution).
     out : optional (T, V) uint8 output buffer.
 
@@ -367,6 +374,9 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
     if not temperature > 0:
         raise ValueError(f"generate_frames: temperature must be > 0, got {temperature}")
     T = uniforms.shape[0]
+    if restarts.shape != (T, V) or restarts.dtype != np.uint8:
+        raise ValueError(f"generate_frames: restarts must be a ({T}, {V}) uint8 array, got {restarts.shape} "
+                         f"{restarts.dtype}")
     if out is None:
         out = np.empty((T, V), np.uint8)
     if out.shape != (T, V) or out.dtype != np.uint8 or not out.flags.c_contiguous:
@@ -375,7 +385,7 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
     with np.errstate(divide="ignore"):  # U = 0 gives -inf: always on, as U < sigmoid(x) is
         noise = np.log(np.divide(U, 1.0 - U, out=U), out=U)
     _generate(W, params["bv"], params["bh"], params["Wuv"], params["Wuh"], params["Wvu"], params["Wuu"],
-              params["bu"], dtype.type(1.0 / temperature), u, v, noise, out)
+              params["bu"], dtype.type(1.0 / temperature), u, v, noise, np.ascontiguousarray(restarts), out)
     return out
 
 

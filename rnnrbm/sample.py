@@ -107,10 +107,11 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
     seed : an integer (``numpy.random.default_rng(seed)``) or a Generator to draw from.
     primer : optional (P, n_visible) binary roll; the RNN runs over it first and the
         first Gibbs chain starts at its last frame. Without one, generation starts
-        from u_0 = u0, and the first chain from a random frame (each note on with
-        probability 1/2, drawn from ``seed``). Not from silence: in a well-trained,
-        sharp model silence is a trap the chain rarely leaves, since with no note on
-        no hidden unit turns on, and each silent frame starts the next chain silent.
+        from u_0 = u0 and silence. A chain whose previous frame is silent starts from
+        a random frame instead (each note on with probability 1/2, drawn from
+        ``seed``): in a well-trained, sharp model silence is a trap the chain rarely
+        leaves, since with no note on no hidden unit turns on, and each silent frame
+        would start the next chain silent.
 
     Returns
     -------
@@ -125,7 +126,7 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
     V, H = p["W"].shape
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if primer is None:
-        u, v = p["u0"].copy(), (rng.random(V) < 0.5).astype(np.uint8)
+        u, v = p["u0"].copy(), np.zeros(V, np.uint8)
     else:
         u, v = prime(p, primer)
     out = np.empty((n_steps, V), np.uint8)
@@ -133,7 +134,8 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
     for start in range(0, n_steps, chunk):
         stop = min(n_steps, start + chunk)
         uniforms = rng.random((stop - start, gibbs_steps, H + V), dtype=np.float32)
-        generate_frames(p, u, v, uniforms, temperature, out=out[start:stop])
+        restarts = (rng.random((stop - start, V), dtype=np.float32) < 0.5).astype(np.uint8)
+        generate_frames(p, u, v, uniforms, restarts, temperature, out=out[start:stop])
     return out
 
 

@@ -11,8 +11,11 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def reference_generate(params, u, v, uniforms, temperature=1.0):
-    """The RNN-RBM sampling loop written out in float64 NumPy, one Bernoulli draw ``U < p`` per unit."""
+def reference_generate(params, u, v, uniforms, restarts, temperature=1.0):
+    """The RNN-RBM sampling loop written out in float64 NumPy, one Bernoulli draw ``U < p`` per unit.
+
+    A chain whose previous frame is silent starts from ``restarts[t]``.
+    """
     p = {k: np.asarray(a, dtype=np.float64) for k, a in params.items()}
     W = p["W"]
     H = W.shape[1]
@@ -22,7 +25,7 @@ def reference_generate(params, u, v, uniforms, temperature=1.0):
     for t in range(uniforms.shape[0]):
         bv_t = p["bv"] + u @ p["Wuv"]
         bh_t = p["bh"] + u @ p["Wuh"]
-        x = v
+        x = v if v.any() else restarts[t].astype(np.float64)
         for g in range(uniforms.shape[1]):
             U = uniforms[t, g].astype(np.float64)
             h = (U[:H] < sigmoid((bh_t + x @ W) / temperature)).astype(np.float64)
@@ -42,21 +45,22 @@ def _params(V, H, R, dtype, seed=0):
     return params
 
 
-@pytest.mark.parametrize("dtype, temperature, sizes", [
-    (np.float32, 1.0, (10, 8, 6, 15, 3)),   # the dtype the sampler runs in
-    (np.float64, 0.7, (13, 9, 7, 30, 4)),
+@pytest.mark.parametrize("dtype, temperature, sizes, on", [
+    (np.float32, 1.0, (10, 8, 6, 15, 3), 0.3),   # the dtype the sampler runs in
+    (np.float64, 0.7, (13, 9, 7, 30, 4), 0.0),   # starts silent: the first chain restarts
 ])
-def test_generate_frames_matches_numpy_reference(dtype, temperature, sizes):
+def test_generate_frames_matches_numpy_reference(dtype, temperature, sizes, on):
     V, H, R, T, K = sizes
     params = _params(V, H, R, dtype)
     rng = np.random.default_rng(3)
     u0 = np.tanh(rng.normal(size=R)).astype(dtype)
-    v0 = (rng.random(V) < 0.3).astype(np.uint8)
+    v0 = (rng.random(V) < on).astype(np.uint8)
     uniforms = rng.random((T, K, H + V), dtype=np.float32)
-    expected, u_ref, v_ref = reference_generate(params, u0, v0, uniforms, temperature)
+    restarts = (rng.random((T, V)) < 0.5).astype(np.uint8)
+    expected, u_ref, v_ref = reference_generate(params, u0, v0, uniforms, restarts, temperature)
 
     u, v = u0.copy(), v0.copy()
-    out = kernels.generate_frames(params, u, v, uniforms, temperature)
+    out = kernels.generate_frames(params, u, v, uniforms, restarts, temperature)
     assert out.dtype == np.uint8 and out.shape == (T, V)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(v, v_ref)  # state left for the next call
@@ -71,10 +75,14 @@ def test_sample_roll_is_the_reference_with_the_seeds_uniforms(monkeypatch):
     monkeypatch.setattr(sample, "CHUNK_DRAWS", 5 * K * (H + V))  # five steps per kernel call
     roll = sample.sample_roll(params, T, gibbs_steps=K, temperature=1.3, seed=11)
     rng = np.random.default_rng(11)
-    start = (rng.random(V) < 0.5).astype(np.uint8)  # the first chain's random start frame
-    uniforms = rng.random((T, K, H + V), dtype=np.float32)
+    uniforms, restarts = [], []
+    for start in range(0, T, 5):  # each kernel call's draws: its uniforms, then its restart frames
+        n = min(5, T - start)
+        uniforms.append(rng.random((n, K, H + V), dtype=np.float32))
+        restarts.append((rng.random((n, V), dtype=np.float32) < 0.5).astype(np.uint8))
     p32 = sample.sampling_params(params)
-    expected, _, _ = reference_generate(p32, p32["u0"], start, uniforms, 1.3)
+    expected, _, _ = reference_generate(p32, p32["u0"], np.zeros(V, np.uint8), np.concatenate(uniforms),
+                                        np.concatenate(restarts), 1.3)
     np.testing.assert_array_equal(roll, expected)
 
 
@@ -87,15 +95,17 @@ def test_primed_sampling_continues_from_the_primer_state():
     u = params["u0"].astype(np.float64)
     for frame in primer:
         u = np.tanh(params["bu"] + frame @ params["Wvu"].astype(np.float64) + u @ params["Wuu"])
-    uniforms = np.random.default_rng(2).random((T, K, H + V), dtype=np.float32)
-    expected, _, _ = reference_generate(params, u, primer[-1], uniforms)
+    rng = np.random.default_rng(2)
+    uniforms = rng.random((T, K, H + V), dtype=np.float32)
+    restarts = (rng.random((T, V), dtype=np.float32) < 0.5).astype(np.uint8)
+    expected, _, _ = reference_generate(params, u, primer[-1], uniforms, restarts)
     np.testing.assert_array_equal(roll, expected)
 
 
 def test_zero_uniform_means_on_and_state_is_updated_in_place():
     params = _params(4, 3, 2, np.float32)
     u, v = params["u0"].copy(), np.zeros(4, np.uint8)
-    out = kernels.generate_frames(params, u, v, np.zeros((2, 1, 7), np.float32))
+    out = kernels.generate_frames(params, u, v, np.zeros((2, 1, 7), np.float32), np.zeros((2, 4), np.uint8))
     assert out.all() and v.all() and not np.array_equal(u, params["u0"])
 
 
@@ -107,11 +117,13 @@ def test_zero_uniform_means_on_and_state_is_updated_in_place():
     (dict(u=np.zeros(2, np.float64)), ValueError),
     (dict(temperature=0.0), ValueError),
     (dict(temperature=-1.0), ValueError),
+    (dict(restarts=np.zeros((2, 4), np.uint8)), ValueError),             # T = 3
+    (dict(restarts=np.zeros((3, 4), np.float32)), ValueError),
 ])
 def test_generate_frames_rejects_bad_arguments(change, error):
     params = _params(4, 3, 2, np.float32)
     args = dict(u=params["u0"].copy(), v=np.zeros(4, np.uint8), uniforms=np.zeros((3, 2, 7), np.float32),
-                temperature=1.0)
+                restarts=np.zeros((3, 4), np.uint8), temperature=1.0)
     args.update(change)
     with pytest.raises(error):
         kernels.generate_frames(params, **args)
@@ -121,4 +133,5 @@ def test_generate_frames_rejects_mixed_dtypes():
     params = _params(4, 3, 2, np.float32)
     params["Wuu"] = params["Wuu"].astype(np.float64)
     with pytest.raises(TypeError, match="Wuu"):
-        kernels.generate_frames(params, params["u0"].copy(), np.zeros(4, np.uint8), np.zeros((1, 1, 7), np.float32))
+        kernels.generate_frames(params, params["u0"].copy(), np.zeros(4, np.uint8), np.zeros((1, 1, 7), np.float32),
+                                np.zeros((1, 4), np.uint8))

@@ -64,11 +64,12 @@ def test_temperature_and_gibbs_steps_change_the_output_deterministically(change)
     np.testing.assert_array_equal(changed, sample_roll(params, 64, seed=3, **options))
 
 
-def test_generation_without_primer_does_not_start_in_the_silence_trap():
+def test_generation_escapes_the_silence_trap():
     # One hidden unit that switches a 4-note chord on: F(chord) = 12 - softplus(25) ~ -13
     # against F(silence) ~ 0, so nearly every frame of the model is the chord. Silence is a
     # trap all the same: with no note on the hidden unit stays off, and a single note
-    # (p = 0.05) is not enough to turn it on. A chain started from silence stays there.
+    # (p = 0.05) is not enough to turn it on. A chain started from silence stays there, so
+    # chains after a silent frame (or at the start) start from a random frame.
     cfg = ModelConfig(4, 1, 2)
     params = {k: np.zeros(s, np.float32) for k, s in cfg.shapes().items()}
     params["W"][:] = 10.0
@@ -80,6 +81,9 @@ def test_generation_without_primer_does_not_start_in_the_silence_trap():
     assert chord_rate > 0.5  # from a random start: P(>= 2 of 4 notes on) = 11/16
     rolls = np.array([sample_roll(params, 20, gibbs_steps=3, seed=s) for s in range(20)])
     assert np.mean((rolls == chord).all(axis=2)) > 0.6
+    silent_primer = np.zeros((3, 4), np.uint8)
+    after = np.array([sample_roll(params, 1, gibbs_steps=3, seed=s, primer=silent_primer)[0] for s in range(200)])
+    assert np.mean((after == chord).all(axis=1)) > 0.5
 
 
 def test_temperature_moves_towards_or_away_from_the_mode():
