@@ -41,6 +41,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(file)`` on a temp file next to ``path``, then rename it into place.
 
     Readers never see a half-written file, and a failed write leaves any old file intact.
+    The data reach the disk before the rename, so a power cut cannot leave an empty file
+    under the final name either.
     """
     path = Path(path)
     try:
@@ -51,6 +53,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions

@@ -1,11 +1,13 @@
 """Corpus .npz save/load/validation, benchmark JSON reading, splits and statistics."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from rnnrbm.corpus import (Corpus, assign_split, check_output, concat, read_benchmark_json,
+from rnnrbm import corpus as corpus_module
+from rnnrbm.corpus import (Corpus, atomic_write, assign_split, check_output, concat, read_benchmark_json,
                            steps_to_roll)
 from rnnrbm.errors import RnnrbmError, UsageError
 
@@ -177,3 +179,16 @@ def test_check_output(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(RnnrbmError):
         check_output(tmp_path / "file" / "c.npz")
+
+
+def test_atomic_write_syncs_the_data_before_the_rename(tmp_path, monkeypatch):
+    # A rename can reach the disk before the data; without fsync a power cut could
+    # leave an empty file under the final name.
+    events = []
+    monkeypatch.setattr(corpus_module.os, "fsync", lambda fd: events.append(("fsync", os.fstat(fd).st_size)))
+    real_replace = corpus_module.os.replace
+    monkeypatch.setattr(corpus_module.os, "replace", lambda a, b: (events.append(("replace", None)), real_replace(a, b)))
+    target = tmp_path / "x.bin"
+    atomic_write(target, lambda f: f.write(b"12345"))
+    assert events == [("fsync", 5), ("replace", None)]
+    assert target.read_bytes() == b"12345"
