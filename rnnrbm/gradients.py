@@ -40,10 +40,13 @@ class StreamState:
 
     u : (B, R) last recurrent state ``u_L``.
     S : (B, R + 1, P) RTRL sensitivities ``du_L/dtheta`` (row R is scratch), or None for BPTT.
+    v : (B, V) last frame ``v_L``, where the next chunk's first CD chain starts with
+        ``cd_start="previous"``; None before a stream's first chunk.
     """
 
     u: np.ndarray
     S: np.ndarray | None = None
+    v: np.ndarray | None = None
 
 
 def n_recurrent_params(n_visible: int, n_recurrent: int) -> int:
@@ -138,7 +141,7 @@ def bptt_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
 
 def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarray, valid: np.ndarray,
                    state: StreamState, cd_k: int, rng: np.random.Generator, method: str = "rtrl",
-                   v_neg: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], StreamState, dict]:
+                   v_neg: np.ndarray | None = None, cd_start: str = "data") -> tuple[dict[str, np.ndarray], StreamState, dict]:
     """Gradient of the chunk's surrogate CD-k cost with respect to every parameter.
 
     Parameters
@@ -151,6 +154,10 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     method : ``"rtrl"`` or ``"bptt"``.
     v_neg : (B, L, V), optional. Use these negative samples instead of drawing
         them (gradient checks compare methods on identical samples).
+    cd_start : where each frame's CD chain starts: ``"data"``, at v_t itself (standard
+        CD), or ``"previous"``, at v_{t-1} (at v_t on a piece's first frame), which is
+        where generation starts its chain, so the negative phase visits the states the
+        sampler passes through.
 
     Returns
     -------
@@ -165,7 +172,13 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     bh_t = params["bh"] + U_prev @ params["Wuh"]
     flat_v = v.reshape(-1, V)
     if v_neg is None:
-        v_neg = gibbs_chain(flat_v, W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
+        start = v
+        if cd_start == "previous":
+            before = np.zeros_like(v[:, 0]) if state.v is None else state.v
+            start = np.where(first[:, :, None], v, np.concatenate([before[:, None], v[:, :-1]], axis=1))
+        elif cd_start != "data":
+            raise ValueError(f"unknown cd_start {cd_start!r}: use 'data' or 'previous'")
+        v_neg = gibbs_chain(start.reshape(-1, V), W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
     mask = valid[:, :, None].astype(W.dtype)
     h_pos = sigmoid(bh_t + v @ W) * mask
     h_neg = sigmoid(bh_t + v_neg @ W) * mask
@@ -200,4 +213,4 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
         raise ValueError(f"unknown gradient method {method!r}: use 'rtrl' or 'bptt'")
     grads = {name: np.asarray(grads[name], dtype=np.float64) for name in PARAM_NAMES}
     stats = {"cost": float(np.sum(F * valid)), "frames": int(valid.sum())}
-    return grads, StreamState(U[:, -1].copy(), S), stats
+    return grads, StreamState(U[:, -1].copy(), S, v[:, -1].copy()), stats

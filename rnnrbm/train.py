@@ -189,7 +189,7 @@ def _update(params: dict[str, np.ndarray], opt: Adam, chunk, state, config: Trai
             rng: np.random.Generator, epoch: int):
     """One parameter update from one chunk: per-frame data gradient minus lambda times that of random songs."""
     g, state, stats = chunk_gradient(params, chunk.v, chunk.first, chunk.valid, state, config.cd_k, rng,
-                                     config.gradient)
+                                     config.gradient, cd_start=config.cd_start)
     n = stats["frames"]
     if n == 0:
         return state, stats

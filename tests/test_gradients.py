@@ -129,3 +129,37 @@ def test_padding_and_streams_are_independent():
         assert stats["frames"] == 10
         for name in PARAM_NAMES:
             assert np.allclose(g[name], sep[0][name] + sep[1][name], rtol=1e-10, atol=1e-12)
+
+
+
+@pytest.mark.parametrize("method", ["rtrl", "bptt"])
+@pytest.mark.parametrize("cd_start", ["data", "previous"])
+def test_cd_chains_start_where_asked(method, cd_start, monkeypatch):
+    """'previous' starts each frame's chain at the frame before, across chunk boundaries, and a
+    piece's first frame at itself; 'data' starts every chain at its own frame."""
+    import rnnrbm.gradients as gradients
+
+    starts = []
+
+    def spy(start, W, bv, bh, k, rng):
+        starts.append(start.copy())
+        return start
+
+    monkeypatch.setattr(gradients, "gibbs_chain", spy)
+    p = _params(9)
+    pieces, _ = _data(11, lengths=(4, 3))
+    state = init_state(p, 1, rtrl=method == "rtrl")
+    for v, _, first, valid in _stream(pieces, pieces, 3):  # the second piece begins inside the third chunk
+        _, state, _ = chunk_gradient(p, v, first, valid, state, 1, None, method, cd_start=cd_start)
+    got = np.concatenate(starts)[:7]
+    a, b = pieces
+    expected = np.concatenate([a[:1], a[:3], b[:1], b[:2]]) if cd_start == "previous" else np.concatenate(pieces)
+    assert np.array_equal(got, expected)
+
+
+def test_unknown_cd_start_is_refused():
+    p = _params()
+    (v, _, first, valid), = _stream(*_data(lengths=(3,)), 3)
+    with pytest.raises(ValueError, match="cd_start"):
+        chunk_gradient(p, v, first, valid, init_state(p, 1, False), 1, np.random.default_rng(0), "bptt",
+                       cd_start="model")

@@ -28,6 +28,9 @@ def train(
     recurrent: int = typer.Option(M.n_recurrent, "--recurrent", help="Units of the recurrent net."),
     gradient: str = typer.Option(T.gradient, help="rtrl (exact, untruncated) or bptt (truncated at chunks, faster)."),
     cd_k: int = typer.Option(T.cd_k, "--cd-k", help="Gibbs steps of contrastive divergence."),
+    cd_start: str = typer.Option(T.cd_start, "--cd-start",
+                                 help="Where CD chains start: data (the frame itself) or previous (the frame "
+                                      "before, where generation starts)."),
     batch: int = typer.Option(T.batch, help="Sequences processed in parallel."),
     chunk: int = typer.Option(T.chunk, help="Time steps per parameter update."),
     dtype: str = typer.Option(T.dtype, help="float32 or float64."),
@@ -69,7 +72,7 @@ def train(
             if "out_of_range" in default:
                 out_of_range = meta.get("out_of_range") or out_of_range
 
-    config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
+    config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, cd_start=cd_start, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
                          lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
                          max_minutes=max_minutes, seed=seed)
