@@ -155,9 +155,10 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     v_neg : (B, L, V), optional. Use these negative samples instead of drawing
         them (gradient checks compare methods on identical samples).
     cd_start : where each frame's CD chain starts: ``"data"``, at v_t itself (standard
-        CD), or ``"previous"``, at v_{t-1} (at v_t on a piece's first frame), which is
+        CD); ``"previous"``, at v_{t-1} (at v_t on a piece's first frame), which is
         where generation starts its chain, so the negative phase visits the states the
-        sampler passes through.
+        sampler passes through; ``"mixed"``, each frame at one of the two with
+        probability 1/2 (drawn from ``rng``), for the expected gradient of both.
 
     Returns
     -------
@@ -173,11 +174,12 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     flat_v = v.reshape(-1, V)
     if v_neg is None:
         start = v
-        if cd_start == "previous":
+        if cd_start in ("previous", "mixed"):
             before = np.zeros_like(v[:, 0]) if state.v is None else state.v
-            start = np.where(first[:, :, None], v, np.concatenate([before[:, None], v[:, :-1]], axis=1))
+            from_previous = ~first if cd_start == "previous" else ~first & (rng.random(first.shape) < 0.5)
+            start = np.where(from_previous[:, :, None], np.concatenate([before[:, None], v[:, :-1]], axis=1), v)
         elif cd_start != "data":
-            raise ValueError(f"unknown cd_start {cd_start!r}: use 'data' or 'previous'")
+            raise ValueError(f"unknown cd_start {cd_start!r}: use 'data', 'previous' or 'mixed'")
         v_neg = gibbs_chain(start.reshape(-1, V), W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
     mask = valid[:, :, None].astype(W.dtype)
     h_pos = sigmoid(bh_t + v @ W) * mask

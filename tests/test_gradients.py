@@ -157,6 +157,25 @@ def test_cd_chains_start_where_asked(method, cd_start, monkeypatch):
     assert np.array_equal(got, expected)
 
 
+def test_mixed_cd_start_picks_either_frame_at_random(monkeypatch):
+    import rnnrbm.gradients as gradients
+
+    starts = []
+    monkeypatch.setattr(gradients, "gibbs_chain", lambda start, *args: starts.append(start.copy()) or start)
+    p = _params(9)
+    rng = np.random.default_rng(12)
+    v = (rng.random((1, 400, V)) < 0.5).astype(float)
+    first = np.zeros((1, 400), bool)
+    first[0, 0] = True
+    ones = np.ones((1, 400), bool)
+    chunk_gradient(p, v, first, ones, init_state(p, 1, False), 1, rng, "bptt", cd_start="mixed")
+    start, frames, previous = starts[0], v[0], np.vstack([v[0, :1], v[0, :-1]])
+    own = (start == frames).all(axis=1)
+    prev = (start == previous).all(axis=1)
+    assert own[0] and (own | prev).all()
+    assert 0.4 < np.mean(prev[1:] & ~own[1:]) < 0.6  # about half the chains start at the frame before
+
+
 def test_unknown_cd_start_is_refused():
     p = _params()
     (v, _, first, valid), = _stream(*_data(lengths=(3,)), 3)

@@ -29,8 +29,8 @@ def train(
     gradient: str = typer.Option(T.gradient, help="rtrl (exact, untruncated) or bptt (truncated at chunks, faster)."),
     cd_k: int = typer.Option(T.cd_k, "--cd-k", help="Gibbs steps of contrastive divergence."),
     cd_start: str = typer.Option(T.cd_start, "--cd-start",
-                                 help="Where CD chains start: data (the frame itself) or previous (the frame "
-                                      "before, where generation starts)."),
+                                 help="Where CD chains start: data (the frame itself), previous (the frame "
+                                      "before, where generation starts) or mixed (either, at random)."),
     batch: int = typer.Option(T.batch, help="Sequences processed in parallel."),
     chunk: int = typer.Option(T.chunk, help="Time steps per parameter update."),
     dtype: str = typer.Option(T.dtype, help="float32 or float64."),
