@@ -42,6 +42,7 @@ def test_train_resume_extends_the_run(tmp_path, songs):
     (["--negative-p", "0.3"], "--negative-p"),
     (["--low", "C6", "--high", "C4"], "above high note"),
     (["--gradient", "magic"], "--gradient"),
+    (["--cd-start", "model"], "--cd-start"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, songs, args, message):
     result = runner.invoke(app, ["train", str(songs), "-o", str(tmp_path / "m.npz"), *FAST, *args])
