@@ -12,6 +12,7 @@ from rnnrbm.errors import UsageError
 
 PARAM_NAMES = ("W", "bv", "bh", "Wuv", "Wuh", "Wvu", "Wuu", "bu", "u0")
 RNN_PARAM_NAMES = ("Wvu", "Wuu", "bu", "u0")
+CD_STARTS = ("data", "previous", "mixed")  # where CD chains start (see rnnrbm.gradients.chain_starts)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class TrainConfig:
     epochs: int = 100
     gradient: str = "rtrl"          # "rtrl" or "bptt"
     cd_k: int = 15
-    cd_start: str = "data"          # "data": chains start at v_t; "previous": at v_{t-1}, as in generation; "mixed"
+    cd_start: str = "data"          # one of CD_STARTS; "previous" starts chains where generation does
     batch: int = 16                 # B parallel streams
     chunk: int = 25                 # L steps per update
     dtype: str = "float32"
@@ -65,8 +66,8 @@ class TrainConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
         if self.gradient not in ("rtrl", "bptt"):
             raise UsageError(f"--gradient must be 'rtrl' or 'bptt' (got {self.gradient!r})")
-        if self.cd_start not in ("data", "previous", "mixed"):
-            raise UsageError(f"--cd-start must be 'data', 'previous' or 'mixed' (got {self.cd_start!r})")
+        if self.cd_start not in CD_STARTS:
+            raise UsageError(f"--cd-start must be one of {', '.join(CD_STARTS)} (got {self.cd_start!r})")
         if self.dtype not in ("float32", "float64"):
             raise UsageError(f"--dtype must be 'float32' or 'float64' (got {self.dtype!r})")
         if self.lr <= 0 or self.lr_rnn <= 0:

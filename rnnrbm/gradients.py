@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnrbm.config import CD_STARTS
 from rnnrbm.kernels import rtrl_immediate, rtrl_reset
 from rnnrbm.model import PARAM_NAMES
 from rnnrbm.parallel import row_groups, run_groups
@@ -40,8 +41,8 @@ class StreamState:
 
     u : (B, R) last recurrent state ``u_L``.
     S : (B, R + 1, P) RTRL sensitivities ``du_L/dtheta`` (row R is scratch), or None for BPTT.
-    v : (B, V) last frame ``v_L``, where the next chunk's first CD chain starts with
-        ``cd_start="previous"``; None before a stream's first chunk.
+    v : (B, V) last frame ``v_L``, where the next chunk's first CD chain may start
+        (see :func:`chain_starts`); None before a stream's first chunk.
     """
 
     u: np.ndarray
@@ -139,9 +140,29 @@ def bptt_recurrent(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     return v.reshape(-1, V).T @ dA2, U_prev.reshape(-1, R).T @ dA2, dA2.sum(axis=0), gu0
 
 
+def chain_starts(v: np.ndarray, first: np.ndarray, before: np.ndarray | None, cd_start: str,
+                 rng: np.random.Generator | None) -> np.ndarray:
+    """Where each frame's CD chain starts, (B, L, V).
+
+    v (B, L, V) frames, first (B, L) bool, before (B, V) the frame preceding the chunk
+    (None: zeros). ``"data"``: at v_t itself (standard CD). ``"previous"``: at v_{t-1},
+    where generation starts its chain, so the negative phase visits the states the
+    sampler passes through (at v_t on a piece's first frame). ``"mixed"``: at either,
+    each with probability 1/2 drawn from ``rng``, for the expected gradient of both.
+    """
+    if cd_start not in CD_STARTS:
+        raise ValueError(f"unknown cd_start {cd_start!r}: use one of {', '.join(CD_STARTS)}")
+    if cd_start == "data":
+        return v
+    previous = np.concatenate([(np.zeros_like(v[:, 0]) if before is None else before)[:, None], v[:, :-1]], axis=1)
+    use = ~first if cd_start == "previous" else ~first & (rng.random(first.shape) < 0.5)
+    return np.where(use[:, :, None], previous, v)
+
+
 def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarray, valid: np.ndarray,
                    state: StreamState, cd_k: int, rng: np.random.Generator, method: str = "rtrl",
-                   v_neg: np.ndarray | None = None, cd_start: str = "data") -> tuple[dict[str, np.ndarray], StreamState, dict]:
+                   v_neg: np.ndarray | None = None, cd_start: str = "data"
+                   ) -> tuple[dict[str, np.ndarray], StreamState, dict]:
     """Gradient of the chunk's surrogate CD-k cost with respect to every parameter.
 
     Parameters
@@ -154,11 +175,7 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     method : ``"rtrl"`` or ``"bptt"``.
     v_neg : (B, L, V), optional. Use these negative samples instead of drawing
         them (gradient checks compare methods on identical samples).
-    cd_start : where each frame's CD chain starts: ``"data"``, at v_t itself (standard
-        CD); ``"previous"``, at v_{t-1} (at v_t on a piece's first frame), which is
-        where generation starts its chain, so the negative phase visits the states the
-        sampler passes through; ``"mixed"``, each frame at one of the two with
-        probability 1/2 (drawn from ``rng``), for the expected gradient of both.
+    cd_start : where each frame's CD chain starts, see :func:`chain_starts`.
 
     Returns
     -------
@@ -173,14 +190,8 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     bh_t = params["bh"] + U_prev @ params["Wuh"]
     flat_v = v.reshape(-1, V)
     if v_neg is None:
-        start = v
-        if cd_start in ("previous", "mixed"):
-            before = np.zeros_like(v[:, 0]) if state.v is None else state.v
-            from_previous = ~first if cd_start == "previous" else ~first & (rng.random(first.shape) < 0.5)
-            start = np.where(from_previous[:, :, None], np.concatenate([before[:, None], v[:, :-1]], axis=1), v)
-        elif cd_start != "data":
-            raise ValueError(f"unknown cd_start {cd_start!r}: use 'data', 'previous' or 'mixed'")
-        v_neg = gibbs_chain(start.reshape(-1, V), W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
+        start = chain_starts(v, first, state.v, cd_start, rng).reshape(-1, V)
+        v_neg = gibbs_chain(start, W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
     mask = valid[:, :, None].astype(W.dtype)
     h_pos = sigmoid(bh_t + v @ W) * mask
     h_neg = sigmoid(bh_t + v_neg @ W) * mask

@@ -33,6 +33,8 @@ DATA = Path("../shared/data/jsb-chorales-quarter.json")  # paths are relative to
 # The paper's sizes and CD-15; everything else is rnnrbm's default (Adam 1e-2, lambda 0.003).
 COMMON = ["--range", "piano", "--hidden", "150", "--recurrent", "100", "--cd-k", "15", "--epochs", "10000",
           "--patience", "10", "--lr-decay", "0.5", "--seed", "0"]
+PRE30 = ["--gradient", "bptt", "--pretrain-epochs", "30", "--negative-weight", "0", "--lr-decay", "1",
+         "--patience", "10000"]
 RUNS = {
     "rtrl": ["--gradient", "rtrl"],
     "bptt": ["--gradient", "bptt"],
@@ -40,14 +42,11 @@ RUNS = {
     "bptt-pretrain": ["--gradient", "bptt", "--pretrain-epochs", "10"],
     # The chorale default model's recipe (models/README.md): longer pretraining, no regularizer, and a
     # constant rate for the whole budget (halving it on every noisy valid-ACC dip froze the runs above).
-    "bptt-pre30": ["--gradient", "bptt", "--pretrain-epochs", "30", "--negative-weight", "0", "--lr-decay", "1",
-                   "--patience", "10000"],
+    "bptt-pre30": PRE30,
     # ... with each CD chain started at the previous frame, where generation and the ACC predictions start.
-    "bptt-prev": ["--gradient", "bptt", "--pretrain-epochs", "30", "--negative-weight", "0", "--lr-decay", "1",
-                  "--patience", "10000", "--cd-start", "previous"],
+    "bptt-prev": [*PRE30, "--cd-start", "previous"],
     # ... with half the chains (at random) started at the frame itself, to keep the LL that the above loses.
-    "bptt-mixed": ["--gradient", "bptt", "--pretrain-epochs", "30", "--negative-weight", "0", "--lr-decay", "1",
-                   "--patience", "10000", "--cd-start", "mixed"],
+    "bptt-mixed": [*PRE30, "--cd-start", "mixed"],
 }
 LABELS = {
     "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",

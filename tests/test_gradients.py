@@ -131,21 +131,21 @@ def test_padding_and_streams_are_independent():
             assert np.allclose(g[name], sep[0][name] + sep[1][name], rtol=1e-10, atol=1e-12)
 
 
+@pytest.fixture
+def starts(monkeypatch):
+    """The start of every CD chain drawn; the chains themselves stay where they start."""
+    import rnnrbm.gradients as gradients
+
+    seen = []
+    monkeypatch.setattr(gradients, "gibbs_chain", lambda start, *args: seen.append(start.copy()) or start)
+    return seen
+
 
 @pytest.mark.parametrize("method", ["rtrl", "bptt"])
 @pytest.mark.parametrize("cd_start", ["data", "previous"])
-def test_cd_chains_start_where_asked(method, cd_start, monkeypatch):
+def test_cd_chains_start_where_asked(method, cd_start, starts):
     """'previous' starts each frame's chain at the frame before, across chunk boundaries, and a
     piece's first frame at itself; 'data' starts every chain at its own frame."""
-    import rnnrbm.gradients as gradients
-
-    starts = []
-
-    def spy(start, W, bv, bh, k, rng):
-        starts.append(start.copy())
-        return start
-
-    monkeypatch.setattr(gradients, "gibbs_chain", spy)
     p = _params(9)
     pieces, _ = _data(11, lengths=(4, 3))
     state = init_state(p, 1, rtrl=method == "rtrl")
@@ -157,11 +157,7 @@ def test_cd_chains_start_where_asked(method, cd_start, monkeypatch):
     assert np.array_equal(got, expected)
 
 
-def test_mixed_cd_start_picks_either_frame_at_random(monkeypatch):
-    import rnnrbm.gradients as gradients
-
-    starts = []
-    monkeypatch.setattr(gradients, "gibbs_chain", lambda start, *args: starts.append(start.copy()) or start)
+def test_mixed_cd_start_picks_either_frame_at_random(starts):
     p = _params(9)
     rng = np.random.default_rng(12)
     v = (rng.random((1, 400, V)) < 0.5).astype(float)

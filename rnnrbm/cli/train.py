@@ -72,8 +72,8 @@ def train(
             if "out_of_range" in default:
                 out_of_range = meta.get("out_of_range") or out_of_range
 
-    config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, cd_start=cd_start, batch=batch, chunk=chunk, dtype=dtype, lr=lr,
-                         lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
+    config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, cd_start=cd_start, batch=batch, chunk=chunk,
+                         dtype=dtype, lr=lr, lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
                          max_minutes=max_minutes, seed=seed)
     ingest = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c, min_steps,
