@@ -18,7 +18,8 @@ from pathlib import Path
 
 from rnnrbm.checkpoint import load_checkpoint
 from rnnrbm.ingest import load_pieces
-from rnnrbm.sample import primer_config, sample_roll
+from rnnrbm.sample import sample_roll
+from rnnrbm.sample_io import primer_config
 from rnnrbm.stats import PITCH_CLASSES, roll_statistics
 
 

@@ -135,7 +135,7 @@ def test_too_little_disk_for_the_wav_files_is_found_before_sampling(model, tmp_p
     import shutil
 
     import rnnrbm.sample
-    from rnnrbm.sample import WAV_RATE, output_bytes
+    from rnnrbm.sample_io import WAV_RATE, output_bytes
 
     def never(*args, **kwargs):
         raise AssertionError("sampling started")

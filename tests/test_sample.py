@@ -13,8 +13,8 @@ from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.midi import midi_to_roll, write_midi
 from rnnrbm.model import ModelConfig, init_params
-from rnnrbm.sample import (DEFAULT_STEPS, GenerateOptions, default_model_path, generate_files, numbered,
-                           primer_config, resolve_steps, sample_roll)
+from rnnrbm.sample import DEFAULT_STEPS, GenerateOptions, default_model_path, generate_files, resolve_steps, sample_roll
+from rnnrbm.sample_io import numbered, primer_config
 
 LOW, HIGH = 60, 95
 CFG = ModelConfig(36, 20, 12)
