@@ -18,6 +18,7 @@ key               value
 model             checkpoint path
 data              list of data paths
 split             "train", "valid", "test" or "all"
+skipped           {reason: count} of inputs skipped while reading MIDI/JSON data
 pieces, steps     pieces and time steps evaluated
 n_visible         visible units (the checkpoint's range high - low + 1)
 ll                mean log p(v_t | v_<t) over all steps (nats)
@@ -98,15 +99,16 @@ class EvaluateOptions:
 
 
 def load_split(paths: Sequence[Path], meta: dict, split: str, jobs: int = 1,
-               progress: Optional[Progress] = None) -> list[np.ndarray]:
-    """Pieces of ``split`` ("all" for every piece) of the data, in the checkpoint's range and grid."""
+               progress: Optional[Progress] = None) -> tuple[list[np.ndarray], dict[str, int]]:
+    """Pieces of ``split`` ("all" for every piece) of the data, in the checkpoint's range and grid,
+    and the number of skipped inputs by reason."""
     from rnnrbm.corpus import SPLITS as CORPUS_SPLITS
     from rnnrbm.ingest import config_from_meta, load_pieces
 
     config = config_from_meta(meta)
     on_file = (lambda name, status, done, total: progress("load", done, total)) if progress else None
     try:
-        corpus = load_pieces([Path(p) for p in paths], config, jobs=jobs, progress=on_file)
+        corpus, report = load_pieces([Path(p) for p in paths], config, jobs=jobs, progress=on_file)
     except UsageError:
         raise
     except RnnrbmError as exc:
@@ -120,7 +122,7 @@ def load_split(paths: Sequence[Path], meta: dict, split: str, jobs: int = 1,
         present = ", ".join(f"{s} ({n})" for s in CORPUS_SPLITS if (n := int(np.sum(corpus.splits == s))))
         raise UsageError(f"no pieces in split {split!r}; the data has: {present or 'no pieces'}"
                          + ("; choose one with --split, or --split all" if present else ""))
-    return pieces
+    return pieces, report.skip_counts
 
 
 def check_corpora_match(paths: Sequence[Path], meta: dict) -> None:
@@ -287,11 +289,11 @@ def evaluate(model: Path, data: Sequence[Path], options: EvaluateOptions = Evalu
     _, ckpt = open_model(Path(model))
     if options.same_range:
         check_corpora_match(data, ckpt.meta)
-    pieces = load_split(data, ckpt.meta, options.split, options.jobs, progress)
+    pieces, skipped = load_split(data, ckpt.meta, options.split, options.jobs, progress)
     load_seconds = time.perf_counter() - start
     result = evaluate_pieces(ckpt.params, pieces, int(ckpt.meta["low"]), options, progress)
     result["seconds"] = {"load": load_seconds, **result["seconds"], "total": time.perf_counter() - start}
-    head = {"model": str(model), "data": [str(p) for p in data], "split": options.split}
+    head = {"model": str(model), "data": [str(p) for p in data], "split": options.split, "skipped": skipped}
     return {**head, **result}
 
 

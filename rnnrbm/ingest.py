@@ -113,6 +113,11 @@ class IngestReport:
     def n_skipped(self) -> int:
         return sum(len(v) for v in self.skipped.values())
 
+    @property
+    def skip_counts(self) -> dict[str, int]:
+        """Skipped inputs per reason, reasons sorted."""
+        return {reason: len(names) for reason, names in sorted(self.skipped.items())}
+
 
 class NothingUsable(RnnrbmError):
     """No input gave a usable piece; carries the report so the CLI can show why."""
@@ -235,12 +240,13 @@ def ingest_sources(sources: list[Source], config: IngestConfig, jobs: int = 1,
 
 
 def load_pieces(paths: list[Path], config: IngestConfig = IngestConfig(), jobs: int = 1,
-                progress: Optional[Progress] = None) -> Corpus:
+                progress: Optional[Progress] = None) -> tuple[Corpus, IngestReport]:
     """Data for train/evaluate/generate in ``config``'s range and grid, from any input form.
 
     ``paths`` may name corpus ``.npz`` files (range converted by fold/drop if it
     differs; a different grid is an error), benchmark ``.json`` files, and MIDI
     files or folders (ingested on the fly). The corpora come first, then the rest.
+    The report covers the files ingested on the fly, so callers can say what was skipped.
     """
     sources = collect_inputs(paths, allow_corpus=True)
     if not sources:
@@ -251,9 +257,23 @@ def load_pieces(paths: list[Path], config: IngestConfig = IngestConfig(), jobs: 
     corpora = [conform(corpus, config, s.path)
                for corpus, s in zip(corpora, [s for s in sources if s.kind == "corpus"])]
     others = [s for s in sources if s.kind != "corpus"]
+    report = IngestReport(files=len(others))
     if any(s.kind != "skip" for s in others) or not corpora:
-        corpora.append(ingest_sources(others, config, jobs, progress)[0])
-    return corpora[0] if len(corpora) == 1 else concat(corpora)
+        corpus, report = ingest_sources(others, config, jobs, progress)
+        corpora.append(corpus)
+    else:  # only unreadable entries beside the corpora
+        for s in others:
+            report.skip(s.name, s.reason, s.detail)
+    return (corpora[0] if len(corpora) == 1 else concat(corpora)), report
+
+
+def skip_summary(counts: dict[str, int]) -> Optional[str]:
+    """One line from :attr:`IngestReport.skip_counts`: how many inputs (files, or pieces of a
+    JSON file) were skipped and why; None if none were."""
+    if not counts:
+        return None
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in counts.items())
+    return f"skipped {sum(counts.values())} input(s) ({reasons}); `rnnrbm ingest` on the same inputs lists them"
 
 
 def conform(corpus: Corpus, config: IngestConfig, where: Path) -> Corpus:

@@ -114,7 +114,7 @@ def read_primer(path: Path, meta: dict) -> np.ndarray:
     if path.suffix.lower() not in PRIMER_SUFFIXES:
         raise UsageError(f"primer {path} must be a MIDI file ({', '.join(PRIMER_SUFFIXES)})")
     try:
-        pieces = load_pieces([path], primer_config(meta)).pieces()
+        pieces = load_pieces([path], primer_config(meta))[0].pieces()
     except RnnrbmError as exc:
         raise UsageError(f"cannot use primer {path}: {exc}") from None
     if len(pieces) != 1 or len(pieces[0]) == 0:

@@ -325,14 +325,17 @@ def train_on_files(paths: list[Path], ingest_config, model_config: ModelConfig |
 
     ``model_config`` gives the hidden and recurrent sizes; ``n_visible`` is set
     from the data's pitch range. ``progress`` is passed to the ingest of MIDI files.
+    ``on_event`` also gets kind "skipped", with a one-line ``summary``, if inputs were skipped.
     """
-    from rnnrbm.ingest import load_pieces
+    from rnnrbm.ingest import load_pieces, skip_summary
 
     config.check()
     check_writable(Path(out))
     if resume:  # a missing or damaged training state is found before a long ingest
         load_resume(sibling_paths(Path(out))[0])
-    corpus = load_pieces([Path(p) for p in paths], ingest_config, jobs=jobs, progress=progress)
+    corpus, report = load_pieces([Path(p) for p in paths], ingest_config, jobs=jobs, progress=progress)
+    if on_event and (summary := skip_summary(report.skip_counts)):
+        on_event("skipped", {"summary": summary})
     model_config = replace(model_config or ModelConfig(), n_visible=corpus.n_visible)
     meta = {key: corpus.meta.get(key) for key in ("low", "high", "steps_per_beat", "out_of_range")}
     meta["qpm"] = corpus.meta.get("qpm") or 100.0

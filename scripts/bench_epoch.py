@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--dtypes", nargs="+", default=["float32"])
     ap.add_argument("--epochs", type=int, default=1)
     args = ap.parse_args()
-    corpus = load_pieces([JSB], IngestConfig(low=21, high=108, steps_per_beat=1))
+    corpus, _ = load_pieces([JSB], IngestConfig(low=21, high=108, steps_per_beat=1))
     meta = {"low": 21, "high": 108, "steps_per_beat": 1}
     print("| gradient | dtype | epoch | seconds | steps/s | valid ACC |\n|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -93,7 +93,7 @@ def jsb_epochs() -> None:
     from rnnrbm.ingest import IngestConfig, load_pieces
     from rnnrbm.train import train
 
-    corpus = load_pieces([SHARED / "jsb-chorales-quarter.json"], IngestConfig(low=21, high=108, steps_per_beat=1))
+    corpus, _ = load_pieces([SHARED / "jsb-chorales-quarter.json"], IngestConfig(low=21, high=108, steps_per_beat=1))
     with tempfile.TemporaryDirectory() as tmp:
         for gradient in ("bptt", "rtrl"):
             epochs = 2 if gradient == "bptt" else 1  # BPTT's first epoch includes compilation

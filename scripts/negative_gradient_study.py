@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/negative"))
     args = ap.parse_args()
 
-    corpus = load_pieces([JSB], IngestConfig(low=21, high=108, steps_per_beat=1))
+    corpus, _ = load_pieces([JSB], IngestConfig(low=21, high=108, steps_per_beat=1))
     train_pieces, valid_pieces = corpus.pieces("train"), corpus.pieces("valid")
     data = roll_statistics(train_pieces, 21)
     meta = {"low": 21, "high": 108, "steps_per_beat": 1, "out_of_range": "fold", "qpm": 100.0}

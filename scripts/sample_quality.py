@@ -35,7 +35,7 @@ def main() -> int:
 
     ckpt = load_checkpoint(args.model)
     config = replace(primer_config(ckpt.meta), min_steps=1)
-    data = load_pieces(args.data, config).pieces("train")
+    data = load_pieces(args.data, config)[0].pieces("train")
     low = ckpt.meta["low"]
     ref = roll_statistics(data, low)
     rolls = [sample_roll(ckpt.params, args.steps, gibbs_steps=args.gibbs_steps, seed=args.seed + i)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import write_chord_songs
 from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.cli import app
 from rnnrbm.corpus import Corpus
@@ -16,7 +17,7 @@ from rnnrbm.model import ModelConfig, init_params
 runner = CliRunner()
 LOW, HIGH = 60, 71
 FAST = ["--acc-gibbs", "2", "--acc-samples", "2", "--quiet"]
-KEYS = {"model", "data", "split", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr", "log_z",
+KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr", "log_z",
         "ais_runs", "ais_betas", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
         "data_stats", "samples"}
 STAT_KEYS = {"pieces", "steps", "notes_per_step_mean", "notes_per_step_std", "notes_per_step_dist",
@@ -56,6 +57,15 @@ def test_json_output_has_the_documented_keys(model, bench):
     assert out["ll"] < 0 and 0 <= out["acc"] <= 1 and out["log_z"] == "exact"
     assert set(out["data_stats"]) == STAT_KEYS and set(out["samples"]["stats"]) == STAT_KEYS
     assert out["samples"]["pieces"] == 2 and out["data"] == [str(bench)]
+
+
+def test_skipped_inputs_are_counted_and_warned_about(model, tmp_path):
+    songs = write_chord_songs(tmp_path / "songs", 3)
+    (songs / "empty.mid").write_bytes(b"")
+    result = runner.invoke(app, ["evaluate", "-m", str(model), str(songs), "--split", "all", "--json", *FAST])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["skipped"] == {"empty file": 1}
+    assert "warning: skipped 1 input(s) (empty file: 1)" in result.stderr
 
 
 def test_ais_is_reproducible_and_close_to_exact(model, bench):

@@ -28,6 +28,15 @@ def test_train_a_midi_folder_writes_loadable_checkpoints(tmp_path, songs):
     assert (tmp_path / "run" / "m.log.jsonl").read_text().count("\n") == 1
 
 
+def test_skipped_files_are_named_in_one_warning_line(tmp_path, songs):
+    (songs / "broken.mid").write_bytes(b"MThd not really")
+    result = runner.invoke(app, ["train", str(songs), "-o", str(tmp_path / "m.npz"), *FAST])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: skipped 1 input(s) (truncated: 1); `rnnrbm ingest` on the same inputs "
+                        "lists them"]
+
+
 def test_train_resume_extends_the_run(tmp_path, songs):
     out = tmp_path / "m.npz"
     assert runner.invoke(app, ["train", str(songs), "-o", str(out), *FAST]).exit_code == 0

@@ -131,8 +131,8 @@ def test_corpus_on_another_grid_is_a_clear_error(tmp_path):
 def test_corpus_in_another_range_is_folded_into_the_model_range(tmp_path):
     model = write_checkpoint(tmp_path / "m.npz", zero_params())
     data = write_corpus(tmp_path / "c.npz", ["test"], low=48, high=83)
-    pieces = ev.load_split([data], meta(), "test")
-    assert pieces[0].shape[1] == V and pieces[0].any()
+    pieces, skipped = ev.load_split([data], meta(), "test")
+    assert pieces[0].shape[1] == V and pieces[0].any() and skipped == {}
     assert ev.evaluate(model, [data], ev.EvaluateOptions(acc_gibbs=1, acc_samples=1))["steps"] == 10
 
 

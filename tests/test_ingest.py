@@ -14,7 +14,7 @@ from rnnrbm import workers
 from rnnrbm.corpus import Corpus
 from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.midi import midi_to_roll
-from rnnrbm.ingest import IngestConfig, NothingUsable, collect_inputs, ingest, load_pieces, parse_midi
+from rnnrbm.ingest import IngestConfig, NothingUsable, collect_inputs, ingest, load_pieces, parse_midi, skip_summary
 
 
 def tune(path, pitches, tempo=120):
@@ -190,19 +190,28 @@ def test_no_time_limit_outside_the_main_thread(scale_file):
 def test_load_pieces_from_corpus_json_and_midi(messy, tmp_path):
     corpus, _ = ingest([messy], IngestConfig(steps_per_beat=2))
     path = corpus.save(tmp_path / "c.npz")
-    same = load_pieces([path], IngestConfig())  # steps_per_beat None: the corpus's own grid
+    same, report = load_pieces([path], IngestConfig())  # steps_per_beat None: the corpus's own grid
     np.testing.assert_array_equal(same.rolls, corpus.rolls)
-    narrow = load_pieces([path], IngestConfig(low=60, high=66, steps_per_beat=2))
+    assert report.files == 0 and skip_summary(report.skip_counts) is None
+    narrow, _ = load_pieces([path], IngestConfig(low=60, high=66, steps_per_beat=2))
     assert narrow.n_visible == 7 and narrow.high == 66
     # 72 (C5) folds to 60, 71 (B4) has no place in 60..66 and is dropped.
     np.testing.assert_array_equal(narrow.pieces()[1][:4, 0], [1, 1, 0, 0])
     with pytest.raises(RnnrbmError, match="has 2 steps per beat but 4"):
         load_pieces([path], IngestConfig(steps_per_beat=4))
-    both = load_pieces([messy / "b.mid", path], IngestConfig())
+    both, _ = load_pieces([messy / "b.mid", path], IngestConfig())
     assert both.names.tolist() == corpus.names.tolist() + ["b.mid"]
     assert both.lengths[-1] == 8  # b.mid ingested on the fly at the corpus's 2 steps per beat
-    fresh = load_pieces([messy], IngestConfig(), jobs=1)
+    fresh, _ = load_pieces([messy], IngestConfig(), jobs=1)
     assert fresh.steps_per_beat == 4 and len(fresh) == 4
+
+
+def test_load_pieces_reports_the_files_it_skipped(messy):
+    _, report = load_pieces([messy], IngestConfig())
+    assert report.skip_counts == {reason: len(names) for reason, names in sorted(EXPECTED_SKIPS.items())}
+    line = skip_summary(report.skip_counts)
+    assert line.startswith("skipped 5 input(s) (absurd tick values: 1, drums only: 1, empty file: 1, ")
+    assert "`rnnrbm ingest`" in line
 
 
 @needs_shared("jsb-chorales-quarter.json")

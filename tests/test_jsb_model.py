@@ -20,7 +20,7 @@ def test_jsb_model_has_the_benchmark_sizes_range_and_grid():
 @needs_shared("jsb-chorales-quarter.json")
 def test_jsb_model_beats_independent_notes_on_test_pieces():
     ckpt = load_checkpoint(JSB_MODEL)
-    corpus = load_pieces([SHARED / "jsb-chorales-quarter.json"], IngestConfig(low=21, high=108, steps_per_beat=1))
+    corpus, _ = load_pieces([SHARED / "jsb-chorales-quarter.json"], IngestConfig(low=21, high=108, steps_per_beat=1))
     train, test = np.concatenate(corpus.pieces("train")).astype(float), corpus.pieces("test")[:4]
     p = (train.sum(0) + 1) / (len(train) + 2)  # independent notes at the train frequencies
     frames = np.concatenate(test).astype(float)

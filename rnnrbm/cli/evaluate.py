@@ -14,7 +14,8 @@ import typer
 from rnnrbm.cli import app, console, domain_errors, err_console
 
 JSON_KEYS_HELP = (
-    "--json prints one JSON object with the keys: model, data (list), split, pieces, steps, n_visible, "
+    "--json prints one JSON object with the keys: model, data (list), split, skipped ({reason: count} of "
+    "unusable input files), pieces, steps, n_visible, "
     "ll (mean log p(v_t | v_<t), nats per step), ll_stderr (over steps), ais_stderr (AIS Monte Carlo error of ll), "
     "log_z ('ais' or 'exact'), ais_runs, ais_betas, acc, acc_gibbs, acc_samples, baseline_ll "
     "(n_visible * log 1/2), seed, seconds, data_stats, samples (null unless --samples; else pieces, "
@@ -60,10 +61,12 @@ def evaluate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel processes for parsing MIDI data."),
 ) -> None:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from rnnrbm.evaluate import EvaluateOptions
     from rnnrbm.evaluate import evaluate as run
+    from rnnrbm.ingest import skip_summary
 
     options = EvaluateOptions(split=split, ais_runs=ais_runs, ais_betas=ais_betas, log_z=log_z, acc_gibbs=acc_gibbs,
                               acc_samples=acc_samples, samples=samples, sample_steps=sample_steps,
@@ -85,6 +88,8 @@ def evaluate(
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing evaluated", highlight=False)
         raise typer.Exit(130)
+    if summary := skip_summary(result["skipped"]):
+        err_console.print(f"warning: {escape(summary)}", highlight=False, soft_wrap=True)
     if json_out:
         import json
 

@@ -103,7 +103,7 @@ def info_command(
         corpus = conform(corpus, config, path)
     else:
         with _progress_bar("Reading") as progress:
-            corpus = load_pieces([path], config, progress=progress)
+            corpus, _ = load_pieces([path], config, progress=progress)
     _print_stats(path, corpus, top)
 
 

@@ -83,7 +83,9 @@ def train(
     task = {}
 
     def on_event(kind: str, info: dict) -> None:
-        if kind == "pretrain":
+        if kind == "skipped":  # shown even with --quiet: the model will not have seen these files
+            err_console.print(f"warning: {escape(info['summary'])}", highlight=False, soft_wrap=True)
+        elif kind == "pretrain":
             console.print(f"pretrain epoch {info['epoch']}/{info['epochs']} done") if not quiet else None
         elif kind == "epoch_start":
             task["id"] = progress.add_task(f"epoch {info['epoch']}/{info['epochs']}", total=info["frames"], info="")
