@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from rnnrbm import kernels
 from rnnrbm.kernels import AIS_SERIES_MAX, ais_log_weights
 from streams import Stream
 
@@ -79,7 +78,7 @@ def test_blocks_and_threads_do_not_change_results(monkeypatch):
     W, bv, bh = model(10, 8, 6, 0.5)
     betas = np.linspace(0.0, 1.0, 25)
     whole = ais_log_weights(W, bv, bh, betas, 3, seed=5)
-    monkeypatch.setattr(kernels, "AIS_PARALLEL_MIN_WORK", 0)  # the prange kernel
+    monkeypatch.setattr("rnnrbm.kernels.ais.AIS_PARALLEL_MIN_WORK", 0)  # the prange kernel
     np.testing.assert_array_equal(ais_log_weights(W, bv, bh, betas, 3, seed=5), whole)
     monkeypatch.undo()
     parts = [ais_log_weights(W, bv[i:i + 2].copy(), bh[i:i + 2].copy(), betas, 3, seed=5, first=i * 3)
