@@ -12,7 +12,7 @@ from rnnrbm.errors import UsageError
 
 PARAM_NAMES = ("W", "bv", "bh", "Wuv", "Wuh", "Wvu", "Wuu", "bu", "u0")
 RNN_PARAM_NAMES = ("Wvu", "Wuu", "bu", "u0")
-CD_STARTS = ("data", "previous", "mixed")  # where CD chains start (see rnnrbm.gradients.chain_starts)
+CD_STARTS = ("data", "previous", "mixed", "persistent")  # where CD chains start (see rnnrbm.gradients.chain_starts)
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,13 @@ class StreamState:
     S : (B, R + 1, P) RTRL sensitivities ``du_L/dtheta`` (row R is scratch), or None for BPTT.
     v : (B, V) last frame ``v_L``, where the next chunk's first CD chain may start
         (see :func:`chain_starts`); None before a stream's first chunk.
+    v_neg : (B, V) last negative sample ``v*_L``, where a persistent chain goes on; None likewise.
     """
 
     u: np.ndarray
     S: np.ndarray | None = None
     v: np.ndarray | None = None
+    v_neg: np.ndarray | None = None
 
 
 def n_recurrent_params(n_visible: int, n_recurrent: int) -> int:
@@ -149,14 +151,34 @@ def chain_starts(v: np.ndarray, first: np.ndarray, before: np.ndarray | None, cd
     where generation starts its chain, so the negative phase visits the states the
     sampler passes through (at v_t on a piece's first frame). ``"mixed"``: at either,
     each with probability 1/2 drawn from ``rng``, for the expected gradient of both.
+    (``"persistent"`` chains depend on the samples drawn; see :func:`persistent_chains`.)
     """
-    if cd_start not in CD_STARTS:
+    if cd_start not in CD_STARTS or cd_start == "persistent":
         raise ValueError(f"unknown cd_start {cd_start!r}: use one of {', '.join(CD_STARTS)}")
     if cd_start == "data":
         return v
     previous = np.concatenate([(np.zeros_like(v[:, 0]) if before is None else before)[:, None], v[:, :-1]], axis=1)
     use = ~first if cd_start == "previous" else ~first & (rng.random(first.shape) < 0.5)
     return np.where(use[:, :, None], previous, v)
+
+
+def persistent_chains(v: np.ndarray, first: np.ndarray, before: np.ndarray | None, W: np.ndarray,
+                      bv_t: np.ndarray, bh_t: np.ndarray, cd_k: int, rng: np.random.Generator) -> np.ndarray:
+    """Negative samples (B, L, V) of chains that go on from one frame to the next.
+
+    Frame t's chain starts at ``v*_{t-1}``, the previous frame's negative sample (``before``
+    for the chunk's first frame), and at ``v_t`` on a piece's first frame. This is how the
+    sampler runs, with the recurrent net still fed the data, so the chains, like persistent
+    CD's, wander beyond k steps from the data and find the low-energy states that k-step
+    chains never reach (and so never push up). One batch of B chains per frame, in order.
+    """
+    B, L, V = v.shape
+    out = np.empty_like(v)
+    last = np.zeros_like(v[:, 0]) if before is None else before
+    for t in range(L):
+        start = np.where(first[:, t, None], v[:, t], last)
+        last = out[:, t] = gibbs_chain(start, W, bv_t[:, t], bh_t[:, t], cd_k, rng)
+    return out
 
 
 def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarray, valid: np.ndarray,
@@ -189,7 +211,9 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     bv_t = params["bv"] + U_prev @ params["Wuv"]
     bh_t = params["bh"] + U_prev @ params["Wuh"]
     flat_v = v.reshape(-1, V)
-    if v_neg is None:
+    if v_neg is None and cd_start == "persistent":
+        v_neg = persistent_chains(v, first, state.v_neg, W, bv_t, bh_t, cd_k, rng)
+    elif v_neg is None:
         start = chain_starts(v, first, state.v, cd_start, rng).reshape(-1, V)
         v_neg = gibbs_chain(start, W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
     mask = valid[:, :, None].astype(W.dtype)
@@ -226,4 +250,4 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
         raise ValueError(f"unknown gradient method {method!r}: use 'rtrl' or 'bptt'")
     grads = {name: np.asarray(grads[name], dtype=np.float64) for name in PARAM_NAMES}
     stats = {"cost": float(np.sum(F * valid)), "frames": int(valid.sum())}
-    return grads, StreamState(U[:, -1].copy(), S, v[:, -1].copy()), stats
+    return grads, StreamState(U[:, -1].copy(), S, v[:, -1].copy(), v_neg[:, -1].copy()), stats

@@ -47,6 +47,9 @@ RUNS = {
     "bptt-prev": [*PRE30, "--cd-start", "previous"],
     # ... with half the chains (at random) started at the frame itself, to keep the LL that the above loses.
     "bptt-mixed": [*PRE30, "--cd-start", "mixed"],
+    # ... with persistent chains (each goes on from the previous frame's negative sample), which
+    # reach the low-energy states beyond k steps that collapse the LL of the two rows above.
+    "bptt-persist": [*PRE30, "--cd-start", "persistent"],
 }
 LABELS = {
     "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",
@@ -56,6 +59,7 @@ LABELS = {
     "bptt-pre30": "RNN-RBM, BPTT, lambda 0, 30 epochs RBM pretraining, constant lr",
     "bptt-prev": "RNN-RBM, BPTT, as above, CD chains start at the previous frame",
     "bptt-mixed": "RNN-RBM, BPTT, as above, half the CD chains at the previous frame",
+    "bptt-persist": "RNN-RBM, BPTT, as above, persistent CD chains",
 }
 PAPER = [("RNN (HF)", -8.58, 29.41), ("RTRBM", -6.35, 30.17), ("RNN-RBM", -6.27, 33.12),
          ("RNN-NADE (HF)", -5.56, 32.50)]

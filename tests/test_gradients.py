@@ -172,6 +172,25 @@ def test_mixed_cd_start_picks_either_frame_at_random(starts):
     assert 0.4 < np.mean(prev[1:] & ~own[1:]) < 0.6  # about half the chains start at the frame before
 
 
+@pytest.mark.parametrize("method", ["rtrl", "bptt"])
+def test_persistent_chains_go_on_from_the_last_negative_sample(method, monkeypatch):
+    """Each chain starts at the previous frame's negative sample, across chunk boundaries;
+    a piece's first frame starts at itself. A fake chain that flips every unit tells them apart."""
+    import rnnrbm.gradients as gradients
+
+    seen = []
+    monkeypatch.setattr(gradients, "gibbs_chain", lambda start, *args: seen.append(start.copy()) or 1 - start)
+    p = _params(9)
+    pieces, _ = _data(11, lengths=(4, 3))
+    state = init_state(p, 1, rtrl=method == "rtrl")
+    for v, _, first, valid in _stream(pieces, pieces, 3):
+        _, state, _ = chunk_gradient(p, v, first, valid, state, 1, None, method, cd_start="persistent")
+    got = np.concatenate(seen)[:7]
+    a, b = pieces
+    expected = np.concatenate([a[:1], 1 - a[:1], a[:1], 1 - a[:1], b[:1], 1 - b[:1], b[:1]])
+    assert np.array_equal(got, expected)
+
+
 def test_unknown_cd_start_is_refused():
     p = _params()
     (v, _, first, valid), = _stream(*_data(lengths=(3,)), 3)

@@ -30,7 +30,8 @@ def train(
     cd_k: int = typer.Option(T.cd_k, "--cd-k", help="Gibbs steps of contrastive divergence."),
     cd_start: str = typer.Option(T.cd_start, "--cd-start",
                                  help="Where CD chains start: data (the frame itself), previous (the frame "
-                                      "before, where generation starts) or mixed (either, at random)."),
+                                      "before, where generation starts), mixed (either, at random) or "
+                                      "persistent (the frame before's negative sample, as generation runs)."),
     batch: int = typer.Option(T.batch, help="Sequences processed in parallel."),
     chunk: int = typer.Option(T.chunk, help="Time steps per parameter update."),
     dtype: str = typer.Option(T.dtype, help="float32 or float64."),
