@@ -39,7 +39,8 @@ import numpy as np
 
 from rnnrbm.checkpoint import default_model_path, open_model  # noqa: F401  (re-exported)
 from rnnrbm.errors import UsageError
-from rnnrbm.sample_io import check_space, check_writable, numbered, output_bytes, read_primer, write_wav
+from rnnrbm.sample_io import (check_space, check_wav_length, check_writable, numbered, output_bytes, read_primer,
+                               write_wav)
 
 DEFAULT_STEPS = 256
 DEFAULT_GIBBS_STEPS = 25
@@ -305,6 +306,8 @@ def generate_files(output: Path, options: GenerateOptions = GenerateOptions(), *
     primer_roll = read_primer(primer, meta) if primer is not None else None
     step_seconds = 60.0 / qpm / steps_per_beat
     total_steps = n_steps + (len(primer_roll) if options.keep_primer else 0)
+    if wav is not None:
+        check_wav_length(total_steps * step_seconds)
     check_space(outputs, wavs, output_bytes(total_steps, step_seconds))
     seed_chosen = options.seed is None
     seed = secrets.randbelow(2**31) if seed_chosen else int(options.seed)

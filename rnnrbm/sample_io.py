@@ -21,6 +21,7 @@ from rnnrbm.errors import RnnrbmError, UsageError
 
 PRIMER_SUFFIXES = (".mid", ".midi", ".kar")
 WAV_RATE = 22050
+WAV_MAX_SECONDS = 3600.0  # the audio is built in memory: about 1 GB at this length
 
 
 # ---------------------------------------------------------------- output paths and disk space
@@ -69,6 +70,14 @@ def output_bytes(steps: int, step_seconds: float) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------- WAV
+
+
+def check_wav_length(seconds: float) -> None:
+    """Refuse, before sampling, a WAV rendering too long to build in memory."""
+    if seconds > WAV_MAX_SECONDS:
+        raise UsageError(f"--wav renders at most {WAV_MAX_SECONDS / 60:g} minutes per piece, because the audio "
+                         f"is built in memory, and this piece lasts {seconds / 60:.0f} minutes; shorten it "
+                         "(--steps, --bars or --seconds) or leave out --wav")
 
 
 def write_wav(midi, path: Path, fs: int = WAV_RATE, min_seconds: float = 0.0) -> Path:

@@ -154,3 +154,18 @@ def test_too_little_disk_for_the_wav_files_is_found_before_sampling(model, tmp_p
     result = runner.invoke(app, ["generate", "-m", str(model), "-o", str(tmp_path / "g.mid"), "-n", "2",
                                  "--steps", "4000", "--wav", str(tmp_path / "g.wav")])
     assert result.exit_code == 1 and isinstance(result.exception, AssertionError)  # got as far as sampling
+
+
+def test_a_wav_too_long_to_build_in_memory_is_refused_before_sampling(model, tmp_path, monkeypatch):
+    import rnnrbm.sample
+
+    monkeypatch.setattr(rnnrbm.sample, "sample_roll", lambda *a, **k: pytest.fail("sampling started"))
+    args = ["generate", "-m", str(model), "-o", str(tmp_path / "g.mid"), "--wav", str(tmp_path / "g.wav")]
+    result = runner.invoke(app, [*args, "--seconds", "3700"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "--wav renders at most 60 minutes" in line and "62 minutes" in line and "leave out --wav" in line
+    assert not list(tmp_path.iterdir())
+    monkeypatch.undo()
+    assert runner.invoke(app, ["generate", "-m", str(model), "-o", str(tmp_path / "g.mid"), "--seconds", "3700",
+                               "--gibbs-steps", "1"]).exit_code == 0  # MIDI alone has no such limit
