@@ -9,7 +9,9 @@ NumPy (BLAS); the kernels fuse the elementwise and sparse work around them.
 One module per concept; import the wrappers from here:
 
 - :mod:`~rnnrbm.kernels.streams`: helpers shared by the sampling kernels (per-chain
-  splitmix64 streams, the logistic, sparse row sums);
+  splitmix64 streams, the logistic, sparse row sums, the exact visible draw under a count
+  bias ``bn``, which :func:`gibbs_chains`, :func:`generate_frames` and
+  :func:`ais_log_weights` take as an option);
 - :mod:`~rnnrbm.kernels.gibbs`: :func:`gibbs_chains`, block Gibbs chains for CD-k;
 - :mod:`~rnnrbm.kernels.rtrl`: :func:`rtrl_reset`, :func:`rtrl_immediate` (and the
   sensitivity layout);

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from rnnrbm.kernels.streams import _SM_MUL2, _chain_state, _logistic, _splitmix64, _sum_rows, _uniforms
+from rnnrbm.kernels.streams import (_SM_MUL2, _chain_state, _draw, _logistic, _splitmix64, _sum_rows, _uniforms,
+                                    count_weights)
 
 # The AIS kernel runs one chain per (time step, run) pair through all betas,
 # chains spread over threads with prange (large calls only), each with its own
@@ -63,8 +64,9 @@ def _ais_sum(buf, n):
 
 
 @njit(cache=True, error_model="numpy")
-def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
-    # One AIS run for the RBM with biases bvs, bhs; returns its log weight.
+def _ais_chain(W, WT, bvs, bhs, cw, betas, state, series_ok):
+    # One AIS run for the RBM with biases bvs, bhs (and count weights cw, empty for none);
+    # returns its log weight.
     V, H = W.shape
     K = betas.shape[0]
     x = np.empty(H, W.dtype)
@@ -74,18 +76,17 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
     inc = np.empty(H, np.float64)
     vidx = np.empty(V, np.int64)  # indices of on visibles (the first nv entries)
     hidx = np.empty(H, np.int64)  # indices of on hiddens (the first nh entries)
-    # exact sample of the base model (beta = 0): independent visibles with p = sigmoid(bv)
+    G = np.empty((cw.shape[0], cw.shape[0]), np.float64)  # _draw_counted's table; (0, 0) without a count bias
+    # exact sample of the base model (beta = 0): visibles with p = sigmoid(bv), tilted by cw
     _ais_visible_pass(bvs, bvs, 0.0, P)
     state = _uniforms(state, U, V)
-    nv = 0
-    for i in range(V):
-        vidx[nv] = i
-        nv += U[i] < P[i]
+    nv = _draw(P, U, cw, G, vidx)
     lw = 0.0
     for k in range(1, K):
         beta = betas[k]
         delta = beta - betas[k - 1]
         # log f_k(v) - log f_{k-1}(v) = sum_j softplus(bh_j + beta_k x_j) - softplus(bh_j + beta_{k-1} x_j)
+        # (the count bias term bn[n(v)] is the same in every f_k and cancels)
         _sum_rows(W, vidx, nv, x)
         _ais_hidden_pass(x, bhs, beta, delta, P, inc)
         if not series_ok[k]:
@@ -109,27 +110,24 @@ def _ais_chain(W, WT, bvs, bhs, betas, state, series_ok):
         _sum_rows(WT, hidx, nh, y)
         _ais_visible_pass(y, bvs, beta, P)
         state = _uniforms(state, U, V)
-        nv = 0
-        for i in range(V):
-            vidx[nv] = i
-            nv += U[i] < P[i]
+        nv = _draw(P, U, cw, G, vidx)
     return lw
 
 
 @njit(cache=True, error_model="numpy")
-def _ais_serial(W, WT, bv, bh, betas, runs, seed, first, series_ok, logw):
+def _ais_serial(W, WT, bv, bh, cw, betas, runs, seed, first, series_ok, logw):
     key = _splitmix64(np.uint64(seed) + _SM_MUL2)
     for c in range(bv.shape[0] * runs):
         s = c // runs
-        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], betas, _chain_state(key, first + c), series_ok)
+        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], cw, betas, _chain_state(key, first + c), series_ok)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _ais_parallel(W, WT, bv, bh, betas, runs, seed, first, series_ok, logw):
+def _ais_parallel(W, WT, bv, bh, cw, betas, runs, seed, first, series_ok, logw):
     key = _splitmix64(np.uint64(seed) + _SM_MUL2)
     for c in prange(bv.shape[0] * runs):
         s = c // runs
-        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], betas, _chain_state(key, first + c), series_ok)
+        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], cw, betas, _chain_state(key, first + c), series_ok)
 
 
 #: below this many chain-steps (chains x temperatures) a call runs on one thread: starting
@@ -138,16 +136,20 @@ AIS_PARALLEL_MIN_WORK = 1 << 20
 
 
 def ais_log_weights(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, betas: np.ndarray, runs: int, seed: int,
-                    first: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+                    first: int = 0, out: np.ndarray | None = None, bn: np.ndarray | None = None) -> np.ndarray:
     """Log importance weights of annealed importance sampling for S independent RBMs sharing ``W``.
 
-    RBM ``s`` has energy ``E(v, h) = -v.bv[s] - h.bh[s] - v W h``. Intermediate model ``k``
-    scales W by ``betas[k]`` (``f_k(v) = exp(-F_k(v))``, ``F_k(v) = -v.bv - sum_j softplus(bh_j +
-    betas[k] (v W)_j)``); model 0 (W scaled by 0) is the exactly solvable base. Each of the
-    ``runs`` chains per RBM draws ``v`` from the base exactly, then for k = 1..K-1 adds
-    ``log f_k(v) - log f_{k-1}(v)`` to its log weight and, while k < K-1, makes one block
-    Gibbs transition ``v -> h -> v`` at ``betas[k]``. Then ``log Z[s] = log Z_0[s] +
-    logmeanexp(logw[s])`` estimates the log partition function (see :mod:`rnnrbm.ais`).
+    RBM ``s`` has energy ``E(v, h) = -v.bv[s] - h.bh[s] - v W h - bn[n(v)]``, where the count
+    bias ``bn`` (shared by all S RBMs; the term is absent when ``bn`` is None) is indexed by
+    ``n(v)``, the number of visibles on. Intermediate model ``k`` scales W by ``betas[k]``
+    (``f_k(v) = exp(-F_k(v))``, ``F_k(v) = -v.bv - bn[n(v)] - sum_j softplus(bh_j + betas[k]
+    (v W)_j)``); model 0 (W scaled by 0) is the exactly solvable base, ``p_0(v) ∝ exp(v.bv +
+    bn[n(v)])``. Each of the ``runs`` chains per RBM draws ``v`` from the base exactly, then
+    for k = 1..K-1 adds ``log f_k(v) - log f_{k-1}(v)`` to its log weight (the count term
+    cancels) and, while k < K-1, makes one block Gibbs transition ``v -> h -> v`` at
+    ``betas[k]``. Then ``log Z[s] = log Z_0[s] + logmeanexp(logw[s])`` estimates the log
+    partition function (see :mod:`rnnrbm.ais`); ``log Z_0[s] = sum_j softplus(bh[s, j]) +
+    log sum_v exp(v.bv[s] + bn[n(v)])`` is the caller's to compute.
 
     Increments with ``|(betas[k] - betas[k-1]) (v W)_j| <= AIS_SERIES_MAX`` use a 6th-order
     Taylor series (error < 2e-9 each), larger ones the exact softplus difference.
@@ -157,7 +159,12 @@ def ais_log_weights(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, betas: np.nda
     does ``state += G`` and yields ``z = mix(state)``, i.e. uniforms ``(z >> 32) / 2**32`` then
     ``(z & 0xFFFFFFFF) / 2**32``. A chain takes V uniforms for the base sample, then H
     (hiddens) and V (visibles) per transition; each batch of n uses ceil(n / 2) draws. Unit
-    ``i`` is on iff its uniform is < its probability. Here ``G = 0x9E3779B97F4A7C15``,
+    ``i`` is on iff its uniform is < its probability. With a count bias, the visibles (base
+    sample and transitions) are drawn in unit order from the same V uniforms: visible ``i``
+    is on iff its uniform is < ``q_i = p_i B[i+1, c+1] / B[i, c]``, ``c`` the number of
+    visibles before ``i`` that are on, ``p_i`` its probability without the bias, and
+    ``B[V, c] = exp(bn[c] - max(bn))``, ``B[i, c] = (1 - p_i) B[i+1, c] + p_i B[i+1, c+1]``
+    (``q_i = p_i`` where ``B[i, c] = 0``). Here ``G = 0x9E3779B97F4A7C15``,
     ``M1 = 0xBF58476D1CE4E5B9``, ``M2 = 0x94D049BB133111EB``, and ``mix(z)`` is
     ``z ^= z >> 30; z *= M1; z ^= z >> 27; z *= M2; z ^= z >> 31``.
 
@@ -171,6 +178,7 @@ def ais_log_weights(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, betas: np.nda
     first : global index of this block's first chain (``s0 * runs`` for a block starting at
         RBM ``s0``), so that a split into blocks gives the same numbers as one call.
     out : optional (S, runs) float64 output.
+    bn : optional (V + 1,) finite float array, the count bias; None for none.
 
     Returns
     -------
@@ -197,10 +205,11 @@ def ais_log_weights(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, betas: np.nda
     # Where even the largest possible |v W| keeps every increment in the series' range, the
     # kernel skips its per-step check.
     bound = float(np.abs(W).sum(axis=0, dtype=np.float64).max(initial=0.0))
+    cw = count_weights(bn, V, "ais_log_weights")
     series_ok = np.empty(len(betas), np.bool_)
     series_ok[0] = True
     series_ok[1:] = np.diff(betas) * bound <= AIS_SERIES_MAX
     if S:
         kernel = _ais_parallel if S * runs * len(betas) >= AIS_PARALLEL_MIN_WORK else _ais_serial
-        kernel(W, np.ascontiguousarray(W.T), bv, bh, betas, int(runs), np.uint64(seed), int(first), series_ok, out)
+        kernel(W, np.ascontiguousarray(W.T), bv, bh, cw, betas, int(runs), np.uint64(seed), int(first), series_ok, out)
     return out

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnrbm.kernels.streams import _sum_rows
+from rnnrbm.kernels.streams import _draw_counted, _logistic, _sum_rows, count_weights
 
 
 @njit(cache=True)
-def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, restarts, out):
+def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, cw, u, v, noise, restarts, out):
     T, K, HV = noise.shape
     V, H = W.shape
     R = bu.shape[0]
@@ -22,6 +22,10 @@ def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, restarts, o
     a = np.empty(R, dtype)
     vidx = np.empty(V, np.int64)  # indices of on visibles (the first nv entries)
     hidx = np.empty(H, np.int64)  # indices of on hiddens (the first nh entries)
+    # the counted visible draw (count weights cw non-empty): probabilities, uniforms, table
+    P = np.empty(V, np.float64)
+    Uv = np.empty(V, np.float64)
+    G = np.empty((cw.shape[0], cw.shape[0]), np.float64)
     nv = 0
     for i in range(V):
         vidx[nv] = i
@@ -43,7 +47,9 @@ def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, restarts, o
                 vidx[nv] = i
                 nv += restarts[t, i] != 0
         # k block Gibbs steps from the previous frame; a unit is on iff
-        # (pre-activation) / T > logistic noise, i.e. with probability sigmoid(./T).
+        # (pre-activation) / T > logistic noise, i.e. with probability sigmoid(./T). Under a
+        # count bias (cw non-empty) the visibles depend on each other: the wrapper leaves their
+        # uniforms in noise, and _draw_counted compares them with the conditional probabilities.
         for g in range(K):
             L = noise[t, g]
             _sum_rows(W, vidx, nv, xh)
@@ -52,10 +58,16 @@ def _generate(W, bv, bh, Wuv, Wuh, Wvu, Wuu, bu, inv_t, u, v, noise, restarts, o
                 hidx[nh] = j  # branch-free compaction
                 nh += (xh[j] + bht[j]) * inv_t > L[j]
             _sum_rows(WT, hidx, nh, xv)
-            nv = 0
-            for i in range(V):
-                vidx[nv] = i
-                nv += (xv[i] + bvt[i]) * inv_t > L[H + i]
+            if cw.shape[0] == 0:
+                nv = 0
+                for i in range(V):
+                    vidx[nv] = i
+                    nv += (xv[i] + bvt[i]) * inv_t > L[H + i]
+            else:
+                for i in range(V):
+                    P[i] = _logistic(np.float64((xv[i] + bvt[i]) * inv_t))
+                    Uv[i] = L[H + i]
+                nv = _draw_counted(P, Uv, cw, G, vidx)
         v[:] = 0
         for q in range(nv):
             v[vidx[q]] = 1
@@ -86,14 +98,22 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
         v_t = v^(k),   u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)
 
     Unit ``j`` of draw ``(t, g)`` is on iff ``U < sigmoid(x / T_temp)``, with ``U`` taken from
-    ``uniforms[t, g, j]`` for hidden ``j`` and ``uniforms[t, g, H + i]`` for visible ``i``.
-    The kernel compares ``x / T_temp > log(U / (1 - U))`` (the same event), with the
-    logistic noise computed here in vectorised NumPy so that no exponential is evaluated
-    per unit.
+    ``uniforms[t, g, j]`` for hidden ``j`` and ``uniforms[t, g, H + i]`` for visible ``i``
+    (rounded to the parameters' dtype). The kernel compares ``x / T_temp > log(U / (1 - U))``
+    (the same event), with the logistic noise computed here in vectorised NumPy so that no
+    exponential is evaluated per unit.
+
+    With a count bias (``params["bn"]`` of shape (V + 1,); the RBM energy gains ``-bn[n(v)]``,
+    ``n(v)`` the number of visibles on, and is divided by T_temp like the rest), the
+    visibles are drawn exactly from ``p(v | h) ∝ prod_i p_i^v_i (1 - p_i)^(1 - v_i)
+    exp(bn[n(v)] / T_temp)``, ``p_i = sigmoid((bv_t + h W^T)_i / T_temp)``, in unit order:
+    visible ``i`` is on iff its uniform ``uniforms[t, g, H + i]`` is below its probability
+    given the visibles before it (O(V^2) per draw). The hiddens are drawn as without it.
 
     Parameters
     ----------
-    params : the arrays named in :data:`rnnrbm.model.PARAM_NAMES`, one float dtype, C-contiguous.
+    params : the arrays named in :data:`rnnrbm.model.PARAM_NAMES`, one float dtype, C-contiguous;
+        an optional "bn" of that dtype, shape (V + 1,) and finite, or empty for no count bias.
     u : (R,) array of that dtype, u_{t-1}; overwritten with the last state u_T.
     v : (V,) uint8, the previous frame (start of the first Gibbs chain); overwritten with v_T.
     uniforms : (T, k, H + V) float32/float64 in [0, 1).
@@ -131,6 +151,12 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
         raise TypeError(f"generate_frames: uniforms must be float32 or float64, not {uniforms.dtype}")
     if not temperature > 0:
         raise ValueError(f"generate_frames: temperature must be > 0, got {temperature}")
+    bn = params.get("bn")
+    if bn is not None and bn.size == 0:
+        bn = None
+    if bn is not None and bn.dtype != dtype:
+        raise TypeError(f"generate_frames: parameter bn must be {dtype}, not {bn.dtype}")
+    cw = count_weights(bn, V, "generate_frames", temperature)
     T = uniforms.shape[0]
     if restarts.shape != (T, V) or restarts.dtype != np.uint8:
         raise ValueError(f"generate_frames: restarts must be a ({T}, {V}) uint8 array, got {restarts.shape} "
@@ -139,9 +165,12 @@ def generate_frames(params: dict[str, np.ndarray], u: np.ndarray, v: np.ndarray,
         out = np.empty((T, V), np.uint8)
     if out.shape != (T, V) or out.dtype != np.uint8 or not out.flags.c_contiguous:
         raise ValueError(f"generate_frames: out must be a C-contiguous ({T}, {V}) uint8 array")
-    U = uniforms.astype(dtype, copy=True)
+    noise = uniforms.astype(dtype, copy=True)
+    # Without a count bias every unit compares logistic noise; with one, the visibles keep
+    # their uniforms for the kernel's sequential draw.
+    U = noise if cw.size == 0 else noise[:, :, :H]
     with np.errstate(divide="ignore"):  # U = 0 gives -inf: always on, as U < sigmoid(x) is
-        noise = np.log(np.divide(U, 1.0 - U, out=U), out=U)
+        np.log(np.divide(U, 1.0 - U, out=U), out=U)
     _generate(W, params["bv"], params["bh"], params["Wuv"], params["Wuh"], params["Wvu"], params["Wuu"],
-              params["bu"], dtype.type(1.0 / temperature), u, v, noise, np.ascontiguousarray(restarts), out)
+              params["bu"], dtype.type(1.0 / temperature), cw, u, v, noise, np.ascontiguousarray(restarts), out)
     return out

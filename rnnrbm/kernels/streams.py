@@ -1,8 +1,11 @@
-"""Helpers shared by the sampling kernels: per-chain random streams, the logistic, sparse row sums.
+"""Helpers shared by the sampling kernels: per-chain random streams, the logistic, sparse row sums,
+the visible draw under a count bias.
 
 :mod:`rnnrbm.kernels.gibbs`, :mod:`rnnrbm.kernels.generate` and :mod:`rnnrbm.kernels.ais` use
 them; each lives here once.
 """
+
+from __future__ import annotations
 
 import numpy as np
 from numba import njit
@@ -78,3 +81,65 @@ def _sum_rows(M, idx, n, acc):
         for j in range(acc.shape[0]):
             acc[j] += r0[j]
         q += 1
+
+
+# A count bias bn (length V + 1) adds -bn[n(v)] to the RBM energy, n(v) = number of units on,
+# so p(v | h) ∝ prod_i p_i^v_i (1 - p_i)^(1 - v_i) cw[n(v)] with cw = exp(bn - max(bn)): the
+# visibles are no longer independent given h. _draw_counted samples that distribution exactly,
+# unit by unit in index order, with one uniform per unit (the same V uniforms as the
+# independent draw, so the streams keep their layout). The kernels receive cw, not bn, as
+# float64 (count_weights); an empty cw means no count bias and the independent draw.
+
+
+@njit(cache=True, error_model="numpy")
+def _draw_counted(P, U, cw, G, idx_out):
+    # V = idx_out.shape[0] units with probabilities P[:V] tilted by the count weights cw (V + 1,).
+    # Backward table: G[i, c] = sum over v_i..v_{V-1} of prod p^v (1-p)^(1-v) cw[c + their count],
+    # the weight of finishing from unit i with c units already on. It is an average of cw values,
+    # so it neither overflows nor (with max(cw) = 1 reachable) underflows.
+    V = idx_out.shape[0]
+    for c in range(V + 1):
+        G[V, c] = cw[c]
+    for i in range(V - 1, -1, -1):
+        p = P[i]
+        for c in range(i + 1):
+            G[i, c] = (1.0 - p) * G[i + 1, c] + p * G[i + 1, c + 1]
+    # Forward: unit i is on with q_i = p_i G[i+1, c+1] / G[i, c] given c units on so far; iff
+    # U[i] < q_i, as in the independent draw. G[i, c] = 0 (every completion has zero weight,
+    # e.g. cw underflowed) leaves nothing to condition on: fall back to p_i.
+    nv = 0
+    for i in range(V):
+        g = G[i, nv]
+        q = P[i] * G[i + 1, nv + 1] / g if g > 0.0 else P[i]
+        idx_out[nv] = i  # branch-free compaction
+        nv += U[i] < q
+    return nv
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _draw(P, U, cw, G, idx_out):
+    # The indices of the on units among idx_out.shape[0] into idx_out, how many are on: unit i is
+    # on iff U[i] < P[i] without a count bias (empty cw), else by _draw_counted.
+    if cw.shape[0] == 0:
+        n = 0
+        for j in range(idx_out.shape[0]):
+            idx_out[n] = j  # branch-free compaction
+            n += U[j] < P[j]
+        return n
+    return _draw_counted(P, U, cw, G, idx_out)
+
+
+def count_weights(bn: np.ndarray | None, V: int, caller: str, temperature: float = 1.0) -> np.ndarray:
+    """The kernels' count weights ``exp((bn - max(bn)) / temperature)`` as float64, or an empty array for no bias.
+
+    Subtracting the maximum keeps the largest weight at 1 (nothing overflows); the shift is
+    a constant factor of p(v | h) and cancels.
+    """
+    if bn is None:
+        return np.empty(0, np.float64)
+    if bn.shape != (V + 1,) or not np.issubdtype(bn.dtype, np.floating):
+        raise ValueError(f"{caller}: bn must be a ({V + 1},) float array, got {bn.shape} {bn.dtype}")
+    bn = bn.astype(np.float64)
+    if not np.all(np.isfinite(bn)):
+        raise ValueError(f"{caller}: bn must be finite")
+    return np.exp((bn - bn.max()) / temperature)
