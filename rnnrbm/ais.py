@@ -5,14 +5,19 @@ Given the past, step t of an RNN-RBM is an RBM with biases ``bv_t``, ``bh_t`` (s
 Boulanger-Lewandowski et al., 2012)::
 
     log p(v_t | v_<t) = -F_t(v_t) - log Z_t,
-    F_t(v) = -v.bv_t - sum_j softplus(bh_t,j + (v W)_j).
+    F_t(v) = -v.bv_t - bn[n(v)] - sum_j softplus(bh_t,j + (v W)_j)
+
+(the count bias ``bn`` only when the model has one).
 
 ``F_t`` is exact; ``log Z_t`` is estimated with annealed importance sampling
 (Salakhutdinov & Murray, 2008), for every step independently:
 
 * Base model: the same RBM with W scaled by beta = 0 (biases kept). Its visibles
   and hiddens are independent, so it is sampled exactly and
-  ``log Z_0 = sum_i softplus(bv_t,i) + sum_j softplus(bh_t,j)``.
+  ``log Z_0 = sum_i softplus(bv_t,i) + sum_j softplus(bh_t,j)``. A count bias keeps
+  every model's visibles tied by their number n; the base is still exact, since
+  ``n`` then follows the Poisson-binomial law of ``sigmoid(bv_t)`` reweighted by
+  ``exp(bn[n])`` (:func:`log_count_mean`), and the bias cancels in the weights.
 * Intermediate models scale W by ``0 = beta_0 < beta_1 < ... < beta_{K-1} = 1``.
   Each run draws v from the base, then for k = 1..K-1 adds
   ``F_{k-1}(v) - F_k(v)`` to its log weight (free energies with h marginalised)
@@ -71,15 +76,42 @@ def linear_betas(n: int) -> np.ndarray:
     return betas
 
 
-def base_log_z(bv: np.ndarray, bh: np.ndarray) -> np.ndarray:
-    """``log Z`` of the base RBMs (W = 0): ``sum softplus(bv) + sum softplus(bh)``; (S, V), (S, H) -> (S,)."""
-    return softplus(np.asarray(bv, np.float64)).sum(axis=-1) + softplus(np.asarray(bh, np.float64)).sum(axis=-1)
+def log_count_mean(a: np.ndarray, bn: np.ndarray | None) -> np.ndarray | float:
+    """``log E[exp(bn[n])]`` for the number ``n`` of units on, each on independently with
+    probability ``sigmoid(a_i)``: (..., V) -> (...,); 0 without a count bias.
+
+    ``sum_v exp(a.v + bn[n(v)]) = exp(sum_i softplus(a_i) + log_count_mean(a, bn))``.
+    The law of n (Poisson-binomial) is built unit by unit, O(V^2).
+    """
+    if bn is None or bn.size == 0:
+        return 0.0
+    p = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(a, np.float64)))
+    law = np.zeros(p.shape[:-1] + (p.shape[-1] + 1,))
+    law[..., 0] = 1.0
+    for i in range(p.shape[-1]):
+        pi = p[..., i, None]
+        law[..., 1:i + 2] = law[..., 1:i + 2] * (1.0 - pi) + law[..., :i + 1] * pi
+        law[..., 0] *= 1.0 - p[..., i]
+    top = float(np.max(bn))
+    return top + np.log(law @ np.exp(np.asarray(bn, np.float64) - top))
 
 
-def free_energy(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray) -> np.ndarray:
-    """``F(v) = -v.bv - sum_j softplus(bh_j + (v W)_j)`` in float64; v (S, V), bv (S, V), bh (S, H) -> (S,)."""
+def base_log_z(bv: np.ndarray, bh: np.ndarray, bn: np.ndarray | None = None) -> np.ndarray:
+    """``log Z`` of the base RBMs (W = 0): ``sum softplus(bv) + sum softplus(bh)``, plus
+    :func:`log_count_mean` with a count bias; (S, V), (S, H) -> (S,)."""
+    bv = np.asarray(bv, np.float64)
+    return softplus(bv).sum(axis=-1) + softplus(np.asarray(bh, np.float64)).sum(axis=-1) + log_count_mean(bv, bn)
+
+
+def free_energy(v: np.ndarray, W: np.ndarray, bv: np.ndarray, bh: np.ndarray,
+                bn: np.ndarray | None = None) -> np.ndarray:
+    """``F(v) = -v.bv - bn[n(v)] - sum_j softplus(bh_j + (v W)_j)`` in float64;
+    v (S, V), bv (S, V), bh (S, H), bn (V + 1,) or None -> (S,)."""
+    from rnnrbm.rbm import count_energy
+
     v = np.asarray(v, np.float64)
-    return -np.sum(v * bv, axis=-1) - softplus(v @ np.asarray(W, np.float64) + bh).sum(axis=-1)
+    bn = None if bn is None else np.asarray(bn, np.float64)
+    return -np.sum(v * bv, axis=-1) - count_energy(v, bn) - softplus(v @ np.asarray(W, np.float64) + bh).sum(axis=-1)
 
 
 def logmeanexp(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +131,8 @@ def logmeanexp(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ais_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT_RUNS,
-              betas: np.ndarray | int = DEFAULT_BETAS, seed: int = 0, first_step: int = 0
-              ) -> tuple[np.ndarray, np.ndarray]:
+              betas: np.ndarray | int = DEFAULT_BETAS, seed: int = 0, first_step: int = 0,
+              bn: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """AIS estimates of ``log Z`` of S RBMs sharing ``W`` (one kernel call; see the module docstring).
 
     Parameters
@@ -111,6 +143,7 @@ def ais_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT
     betas : the schedule (float64 from 0 to 1), or its length for :func:`linear_betas`.
     seed, first_step : the random stream; RBM ``s`` uses the chains of global step
         ``first_step + s``, so blocks of one sequence can be done separately.
+    bn : (V + 1,) count bias shared by the RBMs, or None.
 
     Returns
     -------
@@ -125,9 +158,10 @@ def ais_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT
     W = np.ascontiguousarray(W)
     if W.dtype not in (np.float32, np.float64):
         W = W.astype(np.float64)
-    logw = ais_log_weights(W, bv, bh, betas, runs, seed, first=first_step * runs)
+    bn = np.asarray(bn, np.float64) if bn is not None and np.size(bn) else None
+    logw = ais_log_weights(W, bv, bh, betas, runs, seed, first=first_step * runs, bn=bn)
     mean, stderr = logmeanexp(logw)
-    return base_log_z(bv, bh) + mean, stderr
+    return base_log_z(bv, bh, bn) + mean, stderr
 
 
 def _states(m: int) -> np.ndarray:
@@ -135,12 +169,17 @@ def _states(m: int) -> np.ndarray:
     return ((np.arange(2 ** m)[:, None] >> np.arange(m)) & 1).astype(np.float64)
 
 
-def exact_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, max_units: int = EXACT_MAX_UNITS) -> np.ndarray:
+def exact_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, max_units: int = EXACT_MAX_UNITS,
+                bn: np.ndarray | None = None) -> np.ndarray:
     """Exact ``log Z`` of S RBMs by enumerating the smaller layer (at most ``max_units`` units).
 
-    Over hiddens: ``log Z = logsumexp_h [h.bh + sum_i softplus(bv_i + (W h)_i)]``; over
-    visibles (when V < H) the same with the roles swapped. (S, V), (S, H) -> (S,) float64.
+    Over hiddens: ``log Z = logsumexp_h [h.bh + sum_i softplus(bv_i + (W h)_i)
+    + log_count_mean(bv + W h, bn)]``; over visibles (when V < H) the same with the roles
+    swapped, plus ``bn[n(v)]``. (S, V), (S, H) -> (S,) float64.
     """
+    from rnnrbm.rbm import count_energy
+
+    bn = np.asarray(bn, np.float64) if bn is not None and np.size(bn) else None
     W = np.asarray(W, np.float64)
     bv = np.atleast_2d(np.asarray(bv, np.float64))
     bh = np.atleast_2d(np.asarray(bh, np.float64))
@@ -159,7 +198,9 @@ def exact_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, max_units: int = 
     for start in range(0, len(small), per_step):
         stop = min(start + per_step, len(small))
         terms = small[start:stop] @ states.T         # (s, 2^m)
-        terms += softplus(A[None, :, :] + big[start:stop, None, :]).sum(axis=-1)
+        act = A[None, :, :] + big[start:stop, None, :]
+        terms += softplus(act).sum(axis=-1)
+        terms += count_energy(states, bn) if M is W else log_count_mean(act, bn)
         top = terms.max(axis=-1, keepdims=True)
         out[start:stop] = top[:, 0] + np.log(np.exp(terms - top).sum(axis=-1))
     return out
@@ -237,6 +278,7 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
                          f"{EXACT_MAX_UNITS} visible or hidden units")
     total = int(sum(len(p) for p in pieces))
     params64 = {k: np.asarray(a, np.float64) for k, a in params.items()}
+    bn = params64.get("bn")
     block = max(1, CHAINS_PER_BLOCK // runs) if method == "ais" else max(1, EXACT_BLOCK_ELEMENTS // 2 ** min(V, H))
     ll = np.empty(total)
     se = np.zeros(total)
@@ -248,11 +290,11 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
         v, bv, bh = (np.concatenate(parts) for parts in zip(*pending))
         pending = []
         if method == "ais":
-            log_z, stderr = ais_log_z(W, bv, bh, runs, betas, seed, first_step=done)
+            log_z, stderr = ais_log_z(W, bv, bh, runs, betas, seed, first_step=done, bn=bn)
             se[done:done + len(v)] = stderr
         else:
-            log_z = exact_log_z(W, bv, bh)
-        ll[done:done + len(v)] = -free_energy(v, W, bv, bh) - log_z
+            log_z = exact_log_z(W, bv, bh, bn=bn)
+        ll[done:done + len(v)] = -free_energy(v, W, bv, bh, bn) - log_z
         done += len(v)
         if progress:
             progress(done, total)

@@ -106,6 +106,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     config = ModelConfig(**meta["model"])
     params = {}
     for name, shape in config.shapes().items():
+        if name not in data and shape == (0,):  # files from before the count bias existed
+            continue
         if name not in data:
             raise RnnrbmError(f"{path}: checkpoint is missing parameter {name}: {FIX}")
         arr = data[name]
@@ -117,6 +119,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         params[name] = np.ascontiguousarray(arr)
     if len({a.dtype for a in params.values()}) != 1:
         raise RnnrbmError(f"{path}: parameters have mixed dtypes: {FIX}")
+    params.setdefault("bn", np.zeros(0, params["W"].dtype))
+    params = {name: params[name] for name in PARAM_NAMES}
     opt = {k[len(OPT_PREFIX):]: v for k, v in data.items() if k.startswith(OPT_PREFIX)}
     return Checkpoint(params, meta, opt)
 
@@ -133,9 +137,12 @@ def _meta_problem(meta: dict) -> str | None:
     damaged file is one clear error at load time, not a TypeError deep in sampling.
     """
     model = meta.get("model")
-    if not isinstance(model, dict) or sorted(model) != ["n_hidden", "n_recurrent", "n_visible"] \
-            or not all(_count(v, 1) for v in model.values()):
+    sizes = {k: v for k, v in model.items() if k != "count_bias"} if isinstance(model, dict) else None
+    if sizes is None or sorted(sizes) != ["n_hidden", "n_recurrent", "n_visible"] \
+            or not all(_count(v, 1) for v in sizes.values()):
         return "'model' must hold positive n_visible, n_hidden and n_recurrent"
+    if not isinstance(model.get("count_bias", False), bool):
+        return "'model' count_bias must be true or false"
     if "low" in meta or "high" in meta:
         low, high = meta.get("low"), meta.get("high")
         if not (_count(low) and _count(high) and low <= high <= 127):
@@ -215,7 +222,7 @@ def _setup(meta: dict, model_config: ModelConfig) -> str:
     keys = f"{note_name(low)}-{note_name(high)} ({high - low + 1} keys)" if low is not None and high is not None \
         else f"{model_config.n_visible} keys"
     return (f"{keys} at {meta.get('steps_per_beat')} steps per beat, {model_config.n_hidden} hidden and "
-            f"{model_config.n_recurrent} recurrent units")
+            f"{model_config.n_recurrent} recurrent units" + (", a count bias" if model_config.count_bias else ""))
 
 
 def check_same_setup(ckpt: Checkpoint, last_path: Path, model_config: ModelConfig, data_meta: dict) -> None:
@@ -224,8 +231,8 @@ def check_same_setup(ckpt: Checkpoint, last_path: Path, model_config: ModelConfi
     if ckpt.model_config != model_config or any(ckpt.meta.get(k) != data_meta.get(k) for k in keys):
         raise UsageError(f"cannot resume {last_path}: it was trained on {_setup(ckpt.meta, ckpt.model_config)}, "
                          f"but this run has {_setup(data_meta, model_config)}; give the same data and options "
-                         "(--low/--high/--range, --steps-per-beat, --hidden, --recurrent) or start a new run with "
-                         "another -o")
+                         "(--low/--high/--range, --steps-per-beat, --hidden, --recurrent, --count-bias) or start a new "
+                         "run with another -o")
 
 
 def default_model_path() -> Path:

@@ -10,24 +10,29 @@ from dataclasses import dataclass
 
 from rnnrbm.errors import UsageError
 
-PARAM_NAMES = ("W", "bv", "bh", "Wuv", "Wuh", "Wvu", "Wuu", "bu", "u0")
+PARAM_NAMES = ("W", "bv", "bh", "bn", "Wuv", "Wuh", "Wvu", "Wuu", "bu", "u0")
 RNN_PARAM_NAMES = ("Wvu", "Wuu", "bu", "u0")
 CD_STARTS = ("data", "previous", "mixed", "persistent")  # where CD chains start (see rnnrbm.gradients.chain_starts)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of an RNN-RBM; saved in every checkpoint's metadata."""
+    """Sizes of an RNN-RBM; saved in every checkpoint's metadata.
+
+    ``count_bias`` adds the count bias ``bn`` (V + 1,) to the RBM: an energy term
+    ``-bn[n(v)]`` for the number of notes ``n(v)`` (without it ``bn`` has shape (0,)).
+    """
 
     n_visible: int = 36
     n_hidden: int = 150
     n_recurrent: int = 100
+    count_bias: bool = False
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of every parameter, keyed by name, in :data:`PARAM_NAMES` order."""
         V, H, R = self.n_visible, self.n_hidden, self.n_recurrent
         return {
-            "W": (V, H), "bv": (V,), "bh": (H,),
+            "W": (V, H), "bv": (V,), "bh": (H,), "bn": (V + 1,) if self.count_bias else (0,),
             "Wuv": (R, V), "Wuh": (R, H),
             "Wvu": (V, R), "Wuu": (R, R), "bu": (R,), "u0": (R,),
         }

@@ -7,7 +7,8 @@ block Gibbs steps of the step's RBM started at ``v_t``; the gradient is that of
 the surrogate cost ``C = sum_t [F_t(v_t) - F_t(v*_t)]`` with ``v*`` held fixed.
 
 With ``gbv_t = dC/dbv_t = v*_t - v_t`` and ``gbh_t = dC/dbh_t = h*_t - h_t``
-(``h = sigmoid(bh_t + v W)``), the RBM-side gradients follow directly, and the
+(``h = sigmoid(bh_t + v W)``), the RBM-side gradients follow directly (the count
+bias gets ``dC/dbn[c] = [n(v*_t) = c] - [n(v_t) = c]``), and the
 cost reaches ``u_{t-1}`` through ``d_t = gbv_t Wuv^T + gbh_t Wuh^T``. The
 recurrent parameters theta = (Wvu, Wuu, bu, u0) then get ``sum_t d_t S_{t-1}``:
 
@@ -163,7 +164,8 @@ def chain_starts(v: np.ndarray, first: np.ndarray, before: np.ndarray | None, cd
 
 
 def persistent_chains(v: np.ndarray, first: np.ndarray, before: np.ndarray | None, W: np.ndarray,
-                      bv_t: np.ndarray, bh_t: np.ndarray, cd_k: int, rng: np.random.Generator) -> np.ndarray:
+                      bv_t: np.ndarray, bh_t: np.ndarray, cd_k: int, rng: np.random.Generator,
+                      bn: np.ndarray | None = None) -> np.ndarray:
     """Negative samples (B, L, V) of chains that go on from one frame to the next.
 
     Frame t's chain starts at ``v*_{t-1}``, the previous frame's negative sample (``before``
@@ -177,8 +179,16 @@ def persistent_chains(v: np.ndarray, first: np.ndarray, before: np.ndarray | Non
     last = np.zeros_like(v[:, 0]) if before is None else before
     for t in range(L):
         start = np.where(first[:, t, None], v[:, t], last)
-        last = out[:, t] = gibbs_chain(start, W, bv_t[:, t], bh_t[:, t], cd_k, rng)
+        last = out[:, t] = gibbs_chain(start, W, bv_t[:, t], bh_t[:, t], cd_k, rng, bn)
     return out
+
+
+def count_gradient(v: np.ndarray, v_neg: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
+    """``sum_t [n(v*_t) = c] - [n(v_t) = c]`` over valid frames, for c < ``size`` (0: no count bias)."""
+    if size == 0:
+        return np.zeros(0)
+    count = lambda x: np.rint(x[valid].sum(axis=-1)).astype(np.int64)  # noqa: E731
+    return (np.bincount(count(v_neg), minlength=size) - np.bincount(count(v), minlength=size)).astype(np.float64)
 
 
 def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarray, valid: np.ndarray,
@@ -206,22 +216,22 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
     stats : ``{"cost": sum of F(v) - F(v*), "frames": number of valid frames}``.
     """
     B, L, V = v.shape
-    W = params["W"]
+    W, bn = params["W"], params.get("bn", np.zeros(0))
     U_prev, U = forward(params, v, first, state.u)
     bv_t = params["bv"] + U_prev @ params["Wuv"]
     bh_t = params["bh"] + U_prev @ params["Wuh"]
     flat_v = v.reshape(-1, V)
     if v_neg is None and cd_start == "persistent":
-        v_neg = persistent_chains(v, first, state.v_neg, W, bv_t, bh_t, cd_k, rng)
+        v_neg = persistent_chains(v, first, state.v_neg, W, bv_t, bh_t, cd_k, rng, bn)
     elif v_neg is None:
         start = chain_starts(v, first, state.v, cd_start, rng).reshape(-1, V)
-        v_neg = gibbs_chain(start, W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng).reshape(v.shape)
+        v_neg = gibbs_chain(start, W, bv_t.reshape(-1, V), bh_t.reshape(B * L, -1), cd_k, rng, bn).reshape(v.shape)
     mask = valid[:, :, None].astype(W.dtype)
     h_pos = sigmoid(bh_t + v @ W) * mask
     h_neg = sigmoid(bh_t + v_neg @ W) * mask
     gbv_t = (v_neg - v) * mask
     gbh_t = h_neg - h_pos
-    F = free_energy(v, W, bv_t, bh_t) - free_energy(v_neg, W, bv_t, bh_t)
+    F = free_energy(v, W, bv_t, bh_t, bn) - free_energy(v_neg, W, bv_t, bh_t, bn)
 
     H = W.shape[1]
     R = U.shape[2]
@@ -230,6 +240,7 @@ def chunk_gradient(params: dict[str, np.ndarray], v: np.ndarray, first: np.ndarr
         "W": v_neg.reshape(-1, V).T @ h_neg.reshape(-1, H) - flat_v.T @ h_pos.reshape(-1, H),
         "bv": gbv_t.sum(axis=(0, 1)),
         "bh": gbh_t.sum(axis=(0, 1)),
+        "bn": count_gradient(v, v_neg, valid, bn.size),
         "Wuv": up.T @ gbv_t.reshape(-1, V),
         "Wuh": up.T @ gbh_t.reshape(-1, H),
     }

@@ -46,7 +46,7 @@ def predict_frames(params: dict[str, np.ndarray], piece: np.ndarray, gibbs_steps
     start = np.vstack([np.zeros((1, v.shape[1]), dtype), v[:-1]])
     T = len(v)
     reps = lambda x: np.tile(x, (samples, 1))  # noqa: E731 - all draws in one batch
-    draws = gibbs_chain(reps(start), params["W"], reps(bv_t), reps(bh_t), gibbs_steps, rng)
+    draws = gibbs_chain(reps(start), params["W"], reps(bv_t), reps(bh_t), gibbs_steps, rng, params.get("bn"))
     return draws.reshape(samples, T, -1).mean(axis=0)
 
 
@@ -86,6 +86,6 @@ def predict_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibb
     if not starts:
         return [np.zeros((0, V)) for _ in pieces]
     reps = lambda parts: np.tile(np.concatenate(parts), (samples, 1))  # noqa: E731 - all draws in one batch
-    draws = gibbs_chain(reps(starts), params["W"], reps(bvs), reps(bhs), gibbs_steps, rng)
+    draws = gibbs_chain(reps(starts), params["W"], reps(bvs), reps(bhs), gibbs_steps, rng, params.get("bn"))
     mean = draws.reshape(samples, -1, V).mean(axis=0)
     return np.split(mean, np.cumsum(lengths)[:-1])

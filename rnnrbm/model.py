@@ -8,6 +8,7 @@ name        shape                      role
 W           (n_visible, n_hidden)      RBM weights
 bv          (n_visible,)               static visible bias
 bh          (n_hidden,)                static hidden bias
+bn          (n_visible + 1,) or (0,)   count bias: energy -bn[n(v)], n(v) notes on (optional)
 Wuv         (n_recurrent, n_visible)   u_{t-1} -> visible bias
 Wuh         (n_recurrent, n_hidden)    u_{t-1} -> hidden bias
 Wvu         (n_visible, n_recurrent)   v_t -> recurrent input

@@ -46,7 +46,7 @@ from rnnrbm.metrics import frame_accuracy
 from rnnrbm.model import PARAM_NAMES, init_params
 from rnnrbm.optim import Adam
 
-RBM_PART = ("W", "bv", "bh")
+RBM_PART = ("W", "bv", "bh", "bn")
 # Trained models stay below ~10 (the shipped one: 9). Adam moves a weight by about
 # lr per update, so only a far too high learning rate gets a weight past this.
 MAX_ABS_PARAM = 1e4
@@ -132,7 +132,7 @@ def _check_finite(grads: dict[str, np.ndarray], cost: float, where: str) -> None
 
 def _check_params(params: dict[str, np.ndarray], where: str) -> None:
     for name in PARAM_NAMES:
-        peak = float(np.max(np.abs(params[name])))
+        peak = float(np.max(np.abs(params[name]), initial=0.0))
         if not peak <= MAX_ABS_PARAM:  # also catches NaN
             raise Diverged(f"training diverged in {where}: weights {name} reached {peak:.3g} "
                            f"(trained models stay below {MAX_ABS_PARAM:g})")
@@ -140,7 +140,7 @@ def _check_params(params: dict[str, np.ndarray], where: str) -> None:
 
 def pretrain_rbm(params: dict[str, np.ndarray], frames: list[np.ndarray], config: TrainConfig,
                  rng: np.random.Generator, on_event: Callable | None = None) -> None:
-    """RBM pretraining on single frames (W, bv, bh), as in the 2012 paper.
+    """RBM pretraining on single frames (W, bv, bh and a count bias bn), as in the 2012 paper.
 
     Each frame is treated as a one-step piece, so the same CD-k gradient applies.
     """

@@ -16,12 +16,14 @@ def random_rbms(V, H, S, scale, seed):
             rng.normal(-0.5, 1.0, (S, H)))
 
 
-def brute_force_log_z(W, bv, bh):
-    """log Z of one RBM by summing exp(-E(v, h)) over every (v, h)."""
+def brute_force_log_z(W, bv, bh, bn=None):
+    """log Z of one RBM by summing exp(-E(v, h)) over every (v, h); E has -bn[n(v)] if bn is given."""
     V, H = W.shape
     vs = np.array(list(itertools.product([0.0, 1.0], repeat=V)))
     hs = np.array(list(itertools.product([0.0, 1.0], repeat=H)))
     neg_energy = (vs @ bv)[:, None] + (hs @ bh)[None, :] + vs @ np.asarray(W, np.float64) @ hs.T
+    if bn is not None:
+        neg_energy += bn[vs.sum(axis=1).astype(int)][:, None]
     return np.logaddexp.reduce(neg_energy.ravel())
 
 
@@ -31,6 +33,44 @@ def test_exact_log_z_matches_brute_force(V, H):
     exact = ais.exact_log_z(W, bv, bh)
     for s in range(3):
         assert exact[s] == pytest.approx(brute_force_log_z(W, bv[s], bh[s]), abs=1e-9)
+
+
+def test_log_count_mean_matches_enumeration():
+    rng = np.random.default_rng(7)
+    a, bn = rng.normal(0, 2, (3, 6)), rng.normal(0, 3, 7)
+    vs = np.array(list(itertools.product([0.0, 1.0], repeat=6)))
+    for s in range(3):
+        direct = np.logaddexp.reduce(vs @ a[s] + bn[vs.sum(axis=1).astype(int)])
+        assert ais.softplus(a[s]).sum() + ais.log_count_mean(a[s], bn) == pytest.approx(direct, abs=1e-10)
+    assert ais.log_count_mean(a, None) == 0.0
+
+
+@pytest.mark.parametrize("V, H", [(6, 4), (4, 7)])  # enumerates hiddens, then visibles
+def test_exact_log_z_with_a_count_bias_matches_brute_force(V, H):
+    W, bv, bh = random_rbms(V, H, 3, 1.0, seed=V + 10)
+    bn = np.random.default_rng(V).normal(0, 2, V + 1)
+    exact = ais.exact_log_z(W, bv, bh, bn=bn)
+    for s in range(3):
+        assert exact[s] == pytest.approx(brute_force_log_z(W, bv[s], bh[s], bn), abs=1e-9)
+        assert abs(exact[s] - brute_force_log_z(W, bv[s], bh[s])) > 1e-3  # the count bias matters
+
+
+def test_base_log_z_with_a_count_bias_matches_brute_force():
+    W, bv, bh = random_rbms(5, 3, 2, 1.0, seed=9)
+    bn = np.random.default_rng(9).normal(0, 2, 6)
+    base = ais.base_log_z(bv, bh, bn)
+    for s in range(2):
+        assert base[s] == pytest.approx(brute_force_log_z(np.zeros_like(W), bv[s], bh[s], bn), abs=1e-10)
+
+
+@pytest.mark.parametrize("V, H", [(12, 8), (8, 14)])
+def test_ais_with_a_count_bias_agrees_with_exact_enumeration(V, H):
+    W, bv, bh = random_rbms(V, H, 12, 1.0, seed=H + 1)
+    bn = np.random.default_rng(H).normal(0, 2, V + 1)
+    exact = ais.exact_log_z(W, bv, bh, bn=bn)
+    estimate, _ = ais.ais_log_z(W, bv, bh, runs=100, betas=1000, seed=1, bn=bn)
+    assert np.max(np.abs(estimate - exact)) < 0.05
+    assert abs(np.mean(estimate - exact)) < 0.015
 
 
 @pytest.mark.parametrize("V, H, scale", [(12, 8, 1.0), (8, 14, 1.0), (16, 10, 0.5)])
@@ -66,17 +106,18 @@ def test_all_half_model_has_ll_n_visible_log_half(method):
     assert result.ais_stderr == 0.0
 
 
-def tiny_model(V=5, H=4, R=3, seed=0):
+def tiny_model(V=5, H=4, R=3, seed=0, count_bias=False):
     rng = np.random.default_rng(seed)
-    params = init_params(ModelConfig(V, H, R), rng, np.float64)
-    for name in ("bv", "bh", "bu", "u0"):
+    params = init_params(ModelConfig(V, H, R, count_bias), rng, np.float64)
+    for name in ("bv", "bh", "bn", "bu", "u0"):
         params[name] = rng.normal(0, 0.5, params[name].shape)
     return params
 
 
-def test_exact_conditionals_are_normalised():
+@pytest.mark.parametrize("count_bias", [False, True])
+def test_exact_conditionals_are_normalised(count_bias):
     # sum over every possible v_t of p(v_t | v_<t) = 1, for a fixed past
-    params = tiny_model()
+    params = tiny_model(count_bias=count_bias)
     rng = np.random.default_rng(1)
     past = (rng.random((3, 5)) < 0.5).astype(np.uint8)
     candidates = np.array(list(itertools.product([0, 1], repeat=5)), np.uint8)

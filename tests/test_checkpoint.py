@@ -32,6 +32,30 @@ def test_round_trip(tmp_path, dtype):
         assert set(PARAM_NAMES) <= set(z.files) and json.loads(str(z["meta"]))["format"] == "rnnrbm"
 
 
+def test_a_count_bias_round_trips_and_older_files_load_without_one(tmp_path):
+    config = ModelConfig(12, 5, 4, count_bias=True)
+    params = init_params(config, np.random.default_rng(0))
+    params["bn"][:] = np.linspace(-3, 1, 13)
+    meta = dict(META, model={"n_visible": 12, "n_hidden": 5, "n_recurrent": 4, "count_bias": True})
+    save_checkpoint(tmp_path / "c.npz", Checkpoint(params, meta))
+    loaded = load_checkpoint(tmp_path / "c.npz")
+    assert loaded.model_config == config
+    np.testing.assert_array_equal(loaded.params["bn"], params["bn"])
+    # a file written before the count bias existed: no "bn" array, no count_bias in the metadata
+    save_checkpoint(tmp_path / "old.npz", _ckpt())
+    with np.load(tmp_path / "old.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "bn"}
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = load_checkpoint(tmp_path / "old.npz")
+    assert old.params["bn"].shape == (0,) and old.params["bn"].dtype == np.float32
+    assert list(old.params) == list(PARAM_NAMES) and not old.model_config.count_bias
+    # a count-bias model whose bn is missing or of the wrong length is refused
+    np.savez(tmp_path / "bad.npz", **dict(arrays, meta=json.dumps(dict(json.loads(str(arrays["meta"])),
+                                                                        model=meta["model"]))))
+    with pytest.raises(RnnrbmError, match="missing parameter bn"):
+        load_checkpoint(tmp_path / "bad.npz")
+
+
 def test_refuses_to_save_non_finite(tmp_path):
     ck = _ckpt()
     ck.params["Wuu"][0, 0] = np.nan

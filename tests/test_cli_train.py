@@ -1,5 +1,6 @@
 """``rnnrbm train`` end to end in tmp_path, and its argument errors."""
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -35,6 +36,21 @@ def test_skipped_files_are_named_in_one_warning_line(tmp_path, songs):
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: skipped 1 input(s) (truncated: 1); `rnnrbm ingest` on the same inputs "
                         "lists them"]
+
+
+def test_count_bias_is_learned_kept_on_resume_and_used_by_generate(tmp_path, songs):
+    out = tmp_path / "m.npz"
+    assert runner.invoke(app, ["train", str(songs), "-o", str(out), *FAST, "--count-bias"]).exit_code == 0
+    first = load_checkpoint(tmp_path / "m.last.npz")
+    assert first.model_config.count_bias and first.params["bn"].shape == (37,)
+    assert np.any(first.params["bn"] != 0)  # learned from the counts of the data and the chains
+    result = runner.invoke(app, ["train", str(songs), "-o", str(out), *FAST[2:], "--epochs", "2", "--resume"])
+    assert result.exit_code == 0, result.output
+    again = load_checkpoint(tmp_path / "m.last.npz")
+    assert again.model_config.count_bias and again.meta["epoch"] == 2
+    result = runner.invoke(app, ["generate", "-m", str(out), "-o", str(tmp_path / "g.mid"), "--steps", "16",
+                                 "--seed", "1", "--no-preview"])
+    assert result.exit_code == 0, result.output
 
 
 def test_train_resume_extends_the_run(tmp_path, songs):

@@ -11,8 +11,8 @@ V, H, R = 5, 4, 3
 
 def _params(seed=0):
     rng = np.random.default_rng(seed)
-    p = init_params(ModelConfig(V, H, R), rng, dtype=np.float64)
-    for name in ("bv", "bh", "bu", "u0"):  # non-zero biases exercise every term
+    p = init_params(ModelConfig(V, H, R, count_bias=True), rng, dtype=np.float64)
+    for name in ("bv", "bh", "bn", "bu", "u0"):  # non-zero biases exercise every term
         p[name] = rng.normal(0, 0.5, p[name].shape)
     return p
 
@@ -26,7 +26,7 @@ def reference_cost(p, pieces, negs):
             bv_t = p["bv"] + u @ p["Wuv"]
             bh_t = p["bh"] + u @ p["Wuh"]
             for x, sign in ((v[t], 1.0), (vn[t], -1.0)):
-                F = -x @ bv_t - np.sum(np.log1p(np.exp(bh_t + x @ p["W"])))
+                F = -x @ bv_t - p["bn"][int(x.sum())] - np.sum(np.log1p(np.exp(bh_t + x @ p["W"])))
                 total += sign * F
             u = np.tanh(p["bu"] + v[t] @ p["Wvu"] + u @ p["Wuu"])
     return total
@@ -189,6 +189,16 @@ def test_persistent_chains_go_on_from_the_last_negative_sample(method, monkeypat
     a, b = pieces
     expected = np.concatenate([a[:1], 1 - a[:1], a[:1], 1 - a[:1], b[:1], 1 - b[:1], b[:1]])
     assert np.array_equal(got, expected)
+
+
+def test_count_gradient_is_the_difference_of_count_histograms():
+    from rnnrbm.gradients import count_gradient
+
+    v = np.array([[[1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 1, 1]]], float)
+    v_neg = np.array([[[1, 1, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]], float)
+    valid = np.array([[True, True, False]])  # the padding frame counts for neither
+    np.testing.assert_array_equal(count_gradient(v, v_neg, valid, V + 1), [1, -1, -1, 1, 0, 0])
+    assert count_gradient(v, v_neg, valid, 0).shape == (0,)
 
 
 def test_unknown_cd_start_is_refused():

@@ -109,6 +109,8 @@ ARGUMENT_CASES = [
     # steps <= 0 (and the other step counts)
     Case("generate-steps-0", lambda e, o: ["generate", "-m", e.m36, "-o", o / "g.mid", "--steps", "0"]),
     Case("generate-steps-negative", lambda e, o: ["generate", "-m", e.m36, "-o", o / "g.mid", "--steps", "-5"]),
+    Case("generate-wav-too-long", lambda e, o: ["generate", "-m", e.m36, "-o", o / "g.mid", "--wav", o / "g.wav",
+                                                "--seconds", "4000"]),
     Case("evaluate-sample-steps-0", lambda e, o: ["evaluate", "-m", e.m36, e.songs, "--sample-steps", "0"]),
     Case("train-chunk-0", lambda e, o: ["train", e.songs, "-o", o / "m.npz", "--chunk", "0"]),
     Case("train-epochs-0", lambda e, o: ["train", e.songs, "-o", o / "m.npz", "--epochs", "0"]),

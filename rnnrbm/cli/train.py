@@ -26,6 +26,9 @@ def train(
     epochs: int = typer.Option(T.epochs, help="Maximum number of epochs."),
     hidden: int = typer.Option(M.n_hidden, "--hidden", help="Hidden units of the RBM."),
     recurrent: int = typer.Option(M.n_recurrent, "--recurrent", help="Units of the recurrent net."),
+    count_bias: bool = typer.Option(M.count_bias, "--count-bias/--no-count-bias",
+                                    help="Give the RBM a learned bias for each number of notes sounding at once, "
+                                         "so samples keep the music's polyphony (not in the 2012 paper)."),
     gradient: str = typer.Option(T.gradient, help="rtrl (exact, untruncated) or bptt (truncated at chunks, faster)."),
     cd_k: int = typer.Option(T.cd_k, "--cd-k", help="Gibbs steps of contrastive divergence."),
     cd_start: str = typer.Option(T.cd_start, "--cd-start",
@@ -62,10 +65,11 @@ def train(
     if resume:
         # Continue with the checkpoint's own sizes, range and grid unless the user gave them.
         meta = load_resume(sibling_paths(out)[0]).meta
-        default = {name for name in ("hidden", "recurrent", "out_of_range")  # not given by the user
+        default = {name for name in ("hidden", "recurrent", "count_bias", "out_of_range")  # not given by the user
                    if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") in ("DEFAULT", "DEFAULT_MAP")}
         hidden = meta["model"]["n_hidden"] if "hidden" in default else hidden
         recurrent = meta["model"]["n_recurrent"] if "recurrent" in default else recurrent
+        count_bias = meta["model"].get("count_bias", False) if "count_bias" in default else count_bias
         corpora_only = all(p.suffix.lower() == ".npz" for p in paths)  # a corpus keeps its own range
         if low is None and high is None and range_ is None and not corpora_only and "low" in meta:
             low, high = str(meta["low"]), str(meta["high"])
@@ -99,7 +103,7 @@ def train(
 
     try:
         with progress:
-            result = train_on_files(paths, ingest, M(n_hidden=hidden, n_recurrent=recurrent), config, out,
+            result = train_on_files(paths, ingest, M(n_hidden=hidden, n_recurrent=recurrent, count_bias=count_bias), config, out,
                                     resume=resume, jobs=jobs, on_event=on_event)
     except KeyboardInterrupt:  # while reading the data, or a second Ctrl-C while saving
         fail("interrupted: nothing new was saved; checkpoints written earlier are intact", 130)
