@@ -34,7 +34,8 @@ from rnnrbm.config import PARAM_NAMES, RNN_PARAM_NAMES  # noqa: E402,F401  (re-e
 
 
 def init_params(config: ModelConfig, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
-    """Small random weights, zero biases (the Theano tutorial's scheme, scaled by fan-in).
+    """Small random weights, zero biases (the Theano tutorial's scheme, scaled by fan-in); a count
+    bias starts at ``bn[n] = -n``.
 
     Returns a dict with one C-contiguous array of ``dtype`` per name in :data:`PARAM_NAMES`.
     """
@@ -45,6 +46,11 @@ def init_params(config: ModelConfig, rng: np.random.Generator, dtype=np.float32)
         if len(shape) == 2:
             # 1/sqrt(fan_in) keeps pre-activations O(1) whatever the sizes.
             value = rng.normal(0.0, 1.0 / np.sqrt(shape[0]), size=shape)
+        elif name == "bn":
+            # -n(v), one nat per note: counts the CD chains never reach keep a penalty that grows with
+            # the count (from zero, frames with half the keys on stayed as likely as chords and trapped
+            # the sampler)
+            value = -np.arange(shape[0], dtype=np.float64)
         else:
             value = np.zeros(shape)
         params[name] = np.ascontiguousarray(value, dtype=dtype)

@@ -110,7 +110,8 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
         a random frame instead (each note on with probability 1/2, drawn from
         ``seed``): in a well-trained, sharp model silence is a trap the chain rarely
         leaves, since with no note on no hidden unit turns on, and each silent frame
-        would start the next chain silent.
+        would start the next chain silent. Not with a count bias: its penalty on
+        silence gets the chain out, while half the keys at once can hold it.
 
     Returns
     -------
@@ -134,6 +135,8 @@ def sample_roll(params: dict[str, np.ndarray], n_steps: int, *, gibbs_steps: int
         stop = min(n_steps, start + chunk)
         uniforms = rng.random((stop - start, gibbs_steps, H + V), dtype=np.float32)
         restarts = (rng.random((stop - start, V), dtype=np.float32) < 0.5).astype(np.uint8)
+        if p["bn"].size:  # a count bias makes silence unlikely, not a trap; a dense restart could be one
+            restarts[:] = 0
         generate_frames(p, u, v, uniforms, restarts, temperature, out=out[start:stop])
     return out
 

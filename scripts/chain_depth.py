@@ -39,7 +39,8 @@ def main() -> None:
     v, bv, bh = (np.vstack([r[i] for r in rows]).astype(np.float32) for i in range(3))
     prev = np.vstack([np.vstack([np.zeros_like(r[0][:1]), r[0][:-1]]) for r in rows]).astype(np.float32)
     W = ckpt.params["W"].astype(np.float32)
-    F_data = free_energy(v, W, bv, bh)
+    bn = ckpt.params["bn"] if ckpt.params["bn"].size else None
+    F_data = free_energy(v, W, bv, bh, bn)
     p99 = np.percentile(v.sum(axis=1), 99)
     print(f"{args.model}: {len(rows)} {args.split} pieces, {len(v)} steps; data {v.sum(axis=1).mean():.2f} notes "
           f"per step, p99 {p99:.0f}, {100 * np.mean(v.sum(axis=1) > p99):.2f} % above")
@@ -47,8 +48,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, start in (("data v_t", v), ("previous v_{t-1}", prev), ("silence", np.zeros_like(v))):
         for k in args.steps:
-            s = gibbs_chains(start, W, bv, bh, k, seed=args.seed).astype(np.float32)
-            gap, n = free_energy(s, W, bv, bh) - F_data, s.sum(axis=1)
+            s = gibbs_chains(start, W, bv, bh, k, seed=args.seed, bn=bn).astype(np.float32)
+            gap, n = free_energy(s, W, bv, bh, bn) - F_data, s.sum(axis=1)
             print(f"| {name} | {k} | {n.mean():.2f} | {100 * np.mean(n > p99):.2f} % | {np.median(gap):+.2f} | "
                   f"{np.mean(gap < -1):.2f} |")
 

@@ -299,3 +299,22 @@ def test_missing_shipped_model_says_how_to_get_one(tmp_path, monkeypatch):
 def test_default_model_path_is_in_the_installed_package():
     path = default_model_path()
     assert path.name == "default.npz" and path.parent.joinpath("__init__.py").is_file()
+
+
+def test_a_count_bias_sets_the_notes_per_frame_and_silence_restarts_from_silence(monkeypatch):
+    import rnnrbm.kernels
+
+    params = init_params(ModelConfig(36, 20, 12, count_bias=True), np.random.default_rng(0))
+    np.testing.assert_array_equal(params["bn"], -np.arange(37))  # one nat per note to start with
+    params["bn"][:] = -60.0
+    params["bn"][3] = 0.0  # only three-note frames are likely
+    roll = sample_roll(params, 64, gibbs_steps=3, seed=5)
+    assert (roll.sum(axis=1) == 3).all()
+    restarts = []
+    real = rnnrbm.kernels.generate_frames
+    monkeypatch.setattr(rnnrbm.kernels, "generate_frames",
+                        lambda p, u, v, uniforms, r, *a, **k: restarts.append(r.copy()) or real(p, u, v, uniforms, r,
+                                                                                                *a, **k))
+    sample_roll(params, 8, gibbs_steps=1, seed=5)
+    sample_roll(make_params(), 8, gibbs_steps=1, seed=5)
+    assert not restarts[0].any() and restarts[1].any()  # a random dense restart could trap a count-bias chain
