@@ -50,6 +50,9 @@ RUNS = {
     # ... with persistent chains (each goes on from the previous frame's negative sample), which
     # reach the low-energy states beyond k steps that collapse the LL of the two rows above.
     "bptt-persist": [*PRE30, "--cd-start", "persistent"],
+    # The count bias (a learned energy per number of notes), with chains at the data and at the previous frame.
+    "bptt-count": [*PRE30, "--count-bias"],
+    "bptt-prev-count": [*PRE30, "--cd-start", "previous", "--count-bias"],
 }
 LABELS = {
     "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",
@@ -60,6 +63,8 @@ LABELS = {
     "bptt-prev": "RNN-RBM, BPTT, as above, CD chains start at the previous frame",
     "bptt-mixed": "RNN-RBM, BPTT, as above, half the CD chains at the previous frame",
     "bptt-persist": "RNN-RBM, BPTT, as above, persistent CD chains",
+    "bptt-count": "RNN-RBM + count bias, BPTT, lambda 0, 30 epochs RBM pretraining, constant lr",
+    "bptt-prev-count": "RNN-RBM + count bias, BPTT, as above, CD chains start at the previous frame",
 }
 PAPER = [("RNN (HF)", -8.58, 29.41), ("RTRBM", -6.35, 30.17), ("RNN-RBM", -6.27, 33.12),
          ("RNN-NADE (HF)", -5.56, 32.50)]
