@@ -18,7 +18,7 @@ runner = CliRunner()
 LOW, HIGH = 60, 71
 FAST = ["--acc-gibbs", "2", "--acc-samples", "2", "--quiet"]
 KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr", "log_z",
-        "ais_runs", "ais_betas", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
+        "ais_runs", "ais_betas", "acc_step", "acc_step_stderr", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
         "data_stats", "samples"}
 STAT_KEYS = {"pieces", "steps", "notes_per_step_mean", "notes_per_step_std", "notes_per_step_dist",
              "notes_per_step_js", "polyphony_p99", "above_p99_threshold", "above_p99_rate", "silence_rate",
@@ -54,7 +54,7 @@ def test_json_output_has_the_documented_keys(model, bench):
     assert set(out) == KEYS
     assert out["split"] == "test" and out["pieces"] == 2 and out["steps"] == 16 and out["n_visible"] == 12
     assert out["baseline_ll"] == pytest.approx(12 * np.log(0.5))
-    assert out["ll"] < 0 and 0 <= out["acc"] <= 1 and out["log_z"] == "exact"
+    assert out["ll"] < 0 and 0 <= out["acc"] <= 1 and 0 <= out["acc_step"] <= 1 and out["log_z"] == "exact"
     assert set(out["data_stats"]) == STAT_KEYS and set(out["samples"]["stats"]) == STAT_KEYS
     assert out["samples"]["pieces"] == 2 and out["data"] == [str(bench)]
 

@@ -11,7 +11,7 @@ from rnnrbm import evaluate as ev
 from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.corpus import Corpus
 from rnnrbm.errors import RnnrbmError, UsageError
-from rnnrbm.metrics import accuracy_counts, accuracy_from_counts, frame_accuracy
+from rnnrbm.metrics import accuracy_counts, accuracy_from_counts, frame_accuracy, step_accuracy
 from rnnrbm.model import ModelConfig, init_params
 
 LOW, V = 60, 12
@@ -53,6 +53,19 @@ def test_copy_model_accuracy_matches_hand_count():
     result = ev.expected_accuracy(copy_model(), [piece], gibbs_steps=3, samples=4, rng=np.random.default_rng(1))
     assert result["acc"] == pytest.approx(3 / 7, abs=1e-6)
     assert (result["tp"], result["fp"], result["fn"]) == pytest.approx((3, 1, 3), abs=1e-6)
+    # per step: 0 / 2, 2 / 2, 1 / 3, so the paper's mean over steps is (0 + 1 + 1/3) / 3
+    assert result["acc_step"] == pytest.approx(4 / 9, abs=1e-6)
+
+
+def test_step_accuracy_is_the_mean_of_each_draws_accuracy():
+    truth = np.array([[1, 1, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]])
+    draws = np.array([[[1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 0]],    # 1/2, 1 (silence both), 1/3
+                      [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]]])   # 2/4, 0, 0
+    assert step_accuracy(truth, draws) == pytest.approx([1 / 2, 1 / 2, 1 / 6])
+    # not the ratio of the mean prediction's counts: 2 draws of one step, 1/1 and 1/3
+    one = np.array([[1, 0, 0]])
+    assert step_accuracy(one, np.array([[[1, 0, 0]], [[1, 1, 1]]])) == pytest.approx([2 / 3])
+    assert accuracy_from_counts(*accuracy_counts(one, np.array([[1.0, 0.5, 0.5]]))) == pytest.approx(1 / 2)
 
 
 def test_accuracy_counts_by_hand():
