@@ -184,10 +184,11 @@ def exact_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, max_units: int = 
     bv = np.atleast_2d(np.asarray(bv, np.float64))
     bh = np.atleast_2d(np.asarray(bh, np.float64))
     V, H = W.shape
-    if H <= V:
-        small, big, M = bh, bv, W.T  # enumerate h; (W h)_i = (h W^T)_i
-    else:
+    over_visibles = H > V
+    if over_visibles:
         small, big, M = bv, bh, W    # enumerate v
+    else:
+        small, big, M = bh, bv, W.T  # enumerate h; (W h)_i = (h W^T)_i
     m, n = M.shape
     if m > max_units:
         raise ValueError(f"exact_log_z: 2^{m} states is too many to enumerate (max {max_units} units)")
@@ -200,7 +201,7 @@ def exact_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, max_units: int = 
         terms = small[start:stop] @ states.T         # (s, 2^m)
         act = A[None, :, :] + big[start:stop, None, :]
         terms += softplus(act).sum(axis=-1)
-        terms += count_energy(states, bn) if M is W else log_count_mean(act, bn)
+        terms += count_energy(states, bn) if over_visibles else log_count_mean(act, bn)
         top = terms.max(axis=-1, keepdims=True)
         out[start:stop] = top[:, 0] + np.log(np.exp(terms - top).sum(axis=-1))
     return out
