@@ -484,3 +484,21 @@ def test_readme_troubleshooting_table_matches_the_real_messages(env, tmp_path, m
     stale = [(situation, code, template) for situation, code, template in rows
              if not any(c == code and template_regex(template).fullmatch(line) for _, c, line in produced)]
     assert not stale, "README rows that no scenario produces:\n" + "\n".join(map(str, stale))
+
+
+def test_readme_warning_row_matches_the_real_warning(env, tmp_path):
+    """The table's one non-error row: a skipped input warns on stderr and the run still succeeds."""
+    rows = [line for line in README.read_text().split("\n## Troubleshooting\n", 1)[1].splitlines()
+            if "| warning, run goes on |" in line]
+    assert len(rows) == 1
+    # ``...`` quotes a message holding backquotes; its ', ...' stands for further reasons
+    template = rows[0].split(" | ")[2].strip()[2:-2].strip().replace(", ...", "<more reasons>")
+    songs = tmp_path / "songs"
+    shutil.copytree(env.songs, songs)
+    (songs / "empty.mid").write_bytes(b"")
+    (songs / "broken.mid").write_bytes(b"MThd not really")
+    result = runner.invoke(app, ["evaluate", "-m", str(env.m36), str(songs), "--split", "all", "--ais-runs", "2",
+                                 "--ais-betas", "10", "--acc-samples", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and template_regex(template).fullmatch(warnings[0]), (template, result.stderr)
