@@ -56,7 +56,8 @@ class TrainConfig:
     negative_batch: int = 4         # random songs per update
     negative_p: float = 0.75
     negative_weight: float = 0.003  # lambda; 0 switches it off (0.01+ cost accuracy on JSB)
-    pretrain_epochs: int = 0
+    pretrain_epochs: int = 0        # RBM pretraining on single frames
+    pretrain_rnn_epochs: int = 0    # logistic-RNN pretraining of the recurrent net, before the RBM's
     patience: int = 10
     max_minutes: float = 0.0        # wall-clock budget (training, validation, pretraining); 0 means none
     seed: int = 0
@@ -83,5 +84,7 @@ class TrainConfig:
             raise UsageError(f"--negative-p must be in (0.5, 1] (got {self.negative_p})")
         if self.max_minutes < 0:
             raise UsageError(f"--max-minutes must be >= 0 (got {self.max_minutes}); 0 means no time limit")
-        if self.negative_weight < 0 or self.negative_batch < 0 or self.pretrain_epochs < 0 or self.clip < 0:
-            raise UsageError("--negative-weight, --negative-batch, --pretrain-epochs and --clip must be >= 0")
+        if min(self.negative_weight, self.negative_batch, self.pretrain_epochs, self.pretrain_rnn_epochs,
+               self.clip) < 0:
+            raise UsageError("--negative-weight, --negative-batch, --pretrain-epochs, --pretrain-rnn-epochs and "
+                             "--clip must be >= 0")

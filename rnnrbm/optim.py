@@ -1,4 +1,5 @@
-"""Adam with global gradient-norm clipping and separate learning rates for the RBM and RNN parts.
+"""Adam with global gradient-norm clipping and separate learning rates for the RBM and RNN parts,
+and the divergence checks every update runs.
 
 The state (moments and step count) round-trips through a checkpoint's ``opt/``
 entries, so ``--resume`` continues exactly.
@@ -8,7 +9,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnrbm.errors import RnnrbmError
 from rnnrbm.model import PARAM_NAMES, RNN_PARAM_NAMES
+
+# Trained models stay below ~10 (the shipped one: 9). Adam moves a weight by about
+# lr per update, so only a far too high learning rate gets a weight past this.
+MAX_ABS_PARAM = 1e4
+
+
+class Diverged(RnnrbmError):
+    """Non-finite values or runaway weights; :func:`train` adds the likely cause and what was kept."""
+
+
+def check_finite(grads: dict[str, np.ndarray], cost: float, where: str) -> None:
+    """Raise :class:`Diverged` if a gradient or the cost holds NaN or Inf; ``where`` names the phase."""
+    bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
+    if bad or not np.isfinite(cost):
+        raise Diverged(f"training diverged in {where}: non-finite {'gradient of ' + ', '.join(bad) if bad else 'cost'}")
+
+
+def check_params(params: dict[str, np.ndarray], where: str) -> None:
+    """Raise :class:`Diverged` if a weight is NaN or beyond :data:`MAX_ABS_PARAM`."""
+    for name in PARAM_NAMES:
+        peak = float(np.max(np.abs(params[name]), initial=0.0))
+        if not peak <= MAX_ABS_PARAM:  # also catches NaN
+            raise Diverged(f"training diverged in {where}: weights {name} reached {peak:.3g} "
+                           f"(trained models stay below {MAX_ABS_PARAM:g})")
 
 
 class Adam:

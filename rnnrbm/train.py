@@ -44,16 +44,10 @@ from rnnrbm.errors import RnnrbmError, UsageError
 from rnnrbm.gradients import chunk_gradient, init_state
 from rnnrbm.metrics import frame_accuracy
 from rnnrbm.model import PARAM_NAMES, init_params
-from rnnrbm.optim import Adam
-
-RBM_PART = ("W", "bv", "bh", "bn")
-# Trained models stay below ~10 (the shipped one: 9). Adam moves a weight by about
-# lr per update, so only a far too high learning rate gets a weight past this.
-MAX_ABS_PARAM = 1e4
+from rnnrbm.optim import Adam, Diverged, check_finite, check_params
+from rnnrbm.pretrain import pretrain_rbm, pretrain_rnn
 
 
-class Diverged(RnnrbmError):
-    """Non-finite values or runaway weights; :func:`train` adds the likely cause and what was kept."""
 
 
 @dataclass
@@ -124,44 +118,6 @@ def _rng_state(rng: np.random.Generator) -> dict:
     return rng.bit_generator.state
 
 
-def _check_finite(grads: dict[str, np.ndarray], cost: float, where: str) -> None:
-    bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
-    if bad or not np.isfinite(cost):
-        raise Diverged(f"training diverged in {where}: non-finite {'gradient of ' + ', '.join(bad) if bad else 'cost'}")
-
-
-def _check_params(params: dict[str, np.ndarray], where: str) -> None:
-    for name in PARAM_NAMES:
-        peak = float(np.max(np.abs(params[name]), initial=0.0))
-        if not peak <= MAX_ABS_PARAM:  # also catches NaN
-            raise Diverged(f"training diverged in {where}: weights {name} reached {peak:.3g} "
-                           f"(trained models stay below {MAX_ABS_PARAM:g})")
-
-
-def pretrain_rbm(params: dict[str, np.ndarray], frames: list[np.ndarray], config: TrainConfig,
-                 rng: np.random.Generator, on_event: Callable | None = None) -> None:
-    """RBM pretraining on single frames (W, bv, bh and a count bias bn), as in the 2012 paper.
-
-    Each frame is treated as a one-step piece, so the same CD-k gradient applies.
-    """
-    data = np.concatenate([f for f in frames if len(f)]).astype(params["W"].dtype)
-    opt = Adam(params, config.lr, config.lr_rnn, config.clip)
-    size = 100
-    for epoch in range(1, config.pretrain_epochs + 1):
-        order = rng.permutation(len(data))
-        for start in range(0, len(data), size):
-            v = data[order[start:start + size]][:, None, :]
-            ones = np.ones(v.shape[:2], dtype=bool)
-            g, _, stats = chunk_gradient(params, v, ones, ones, init_state(params, len(v), False),
-                                         config.cd_k, rng, "bptt")
-            grads = {k: (g[k] / stats["frames"] if k in RBM_PART else np.zeros_like(g[k])) for k in PARAM_NAMES}
-            _check_finite(grads, stats["cost"], "RBM pretraining")
-            opt.step(params, grads)
-            _check_params(params, "RBM pretraining")
-        if on_event:
-            on_event("pretrain", {"epoch": epoch, "epochs": config.pretrain_epochs})
-
-
 def train(train_pieces: list[np.ndarray], valid_pieces: list[np.ndarray], model_config: ModelConfig,
           config: TrainConfig, out: str | Path, data_meta: dict, resume: bool = False,
           on_event: Callable[[str, dict], None] | None = None) -> TrainResult:
@@ -201,9 +157,9 @@ def _update(params: dict[str, np.ndarray], opt: Adam, chunk, state, config: Trai
                                        init_state(params, config.negative_batch, False), config.cd_k, rng, "bptt")
         for k in PARAM_NAMES:
             grads[k] -= config.negative_weight * ng[k] / nstats["frames"]
-    _check_finite(grads, stats["cost"], f"epoch {epoch}")
+    check_finite(grads, stats["cost"], f"epoch {epoch}")
     opt.step(params, grads)
-    _check_params(params, f"epoch {epoch}")
+    check_params(params, f"epoch {epoch}")
     return state, stats
 
 
@@ -256,6 +212,8 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
     # Overflow on divergence is reported once, clearly, by the checks in _update: no NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         try:
+            if not resume and config.pretrain_rnn_epochs:  # first, so the RBM learns bv around u0's bias
+                pretrain_rnn(params, train_pieces, config, rng, emit)
             if not resume and config.pretrain_epochs:
                 pretrain_rbm(params, train_pieces, config, rng, emit)
             for epoch in range(epoch0 + 1, config.epochs + 1):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import rnnrbm.optim
 import rnnrbm.train
 from rnnrbm.checkpoint import Checkpoint, load_checkpoint, load_resume, save_checkpoint
 from rnnrbm.cli import app
@@ -245,18 +246,18 @@ def test_cli_divergence_is_one_line_and_saves_nothing_non_finite(tmp_path, monke
                                           "--lr", "1e6", "--epochs", "3", *TINY]), 1)
     assert "diverged" in line and "--lr 1e+06" in line and "too high" in line
     assert all(np.isfinite(v).all() for c in saved for v in c.params.values())
-    assert all(np.abs(v).max() <= rnnrbm.train.MAX_ABS_PARAM for c in saved for v in c.params.values())
+    assert all(np.abs(v).max() <= rnnrbm.optim.MAX_ABS_PARAM for c in saved for v in c.params.values())
 
 
 def test_runaway_weights_stop_training_even_when_finite():
     params = {name: np.zeros(shape, np.float32) for name, shape in MODEL.shapes().items()}
-    rnnrbm.train._check_params(params, "epoch 1")
+    rnnrbm.optim.check_params(params, "epoch 1")
     params["Wuu"][0, 0] = 2e4
-    with pytest.raises(rnnrbm.train.Diverged, match="Wuu reached 2e"):
-        rnnrbm.train._check_params(params, "epoch 1")
+    with pytest.raises(rnnrbm.optim.Diverged, match="Wuu reached 2e"):
+        rnnrbm.optim.check_params(params, "epoch 1")
     params["Wuu"][0, 0] = np.nan
-    with pytest.raises(rnnrbm.train.Diverged, match="Wuu"):
-        rnnrbm.train._check_params(params, "epoch 1")
+    with pytest.raises(rnnrbm.optim.Diverged, match="Wuu"):
+        rnnrbm.optim.check_params(params, "epoch 1")
 
 
 def test_nothing_non_finite_is_ever_saved(tmp_path):

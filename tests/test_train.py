@@ -108,7 +108,7 @@ def test_divergence_stops_with_a_clear_error_and_keeps_a_finite_checkpoint(tmp_p
 def test_pretraining_moves_only_the_rbm(tmp_path):
     pieces = [loop_piece(16, i) for i in range(4)]
     from rnnrbm.model import init_params
-    from rnnrbm.train import pretrain_rbm
+    from rnnrbm.pretrain import pretrain_rbm
     params = init_params(ModelConfig(V, 8, 6), np.random.default_rng(0))
     start = {k: v.copy() for k, v in params.items()}
     pretrain_rbm(params, pieces, small_config(pretrain_epochs=2), np.random.default_rng(1))
@@ -117,7 +117,63 @@ def test_pretraining_moves_only_the_rbm(tmp_path):
         np.testing.assert_array_equal(params[name], start[name])
 
 
-@pytest.mark.parametrize("bad", [dict(cd_k=0), dict(negative_p=0.4), dict(gradient="sgd"), dict(dtype="int8")])
+def logistic_rnn_nll(params, piece):
+    """Plain NumPy reference: -sum_t log p(v_t | v_<t) of the logistic RNN, p_t = sigmoid(bv + u_{t-1} Wuv)."""
+    u, nll = params["u0"], 0.0
+    for v in piece:
+        p = 1.0 / (1.0 + np.exp(-(params["bv"] + u @ params["Wuv"])))
+        nll -= np.sum(v * np.log(p) + (1 - v) * np.log(1 - p))
+        u = np.tanh(params["bu"] + v @ params["Wvu"] + u @ params["Wuu"])
+    return nll
+
+
+@pytest.mark.parametrize("gradient", ["rtrl", "bptt"])
+def test_rnn_pretraining_gradient_is_the_logistic_rnn_gradient(gradient):
+    from rnnrbm.gradients import chunk_gradient, forward, init_state
+    from rnnrbm.model import init_params
+    from rnnrbm.rbm import sigmoid
+    rng = np.random.default_rng(3)
+    params = init_params(ModelConfig(V, 5, 4), rng, dtype=np.float64)
+    for name in ("bv", "bu", "u0"):
+        params[name] = rng.normal(0, 0.5, params[name].shape)
+    piece = (rng.random((7, V)) < 0.3).astype(np.float64)
+    v, first, valid = piece[None], np.eye(1, 7, dtype=bool), np.ones((1, 7), bool)
+    independent = dict(params, W=np.zeros_like(params["W"]))
+    U_prev, _ = forward(params, v, first, params["u0"][None])
+    p = sigmoid(params["bv"] + U_prev @ params["Wuv"])
+    g, _, _ = chunk_gradient(independent, v, first, valid, init_state(params, 1, gradient == "rtrl"), 1, rng,
+                             gradient, v_neg=p)
+    for name in ("bv", "Wuv", "Wvu", "Wuu", "bu", "u0"):
+        numeric = np.zeros_like(params[name])
+        for i in np.ndindex(numeric.shape):
+            old = params[name][i]
+            params[name][i] = old + 1e-6
+            up = logistic_rnn_nll(params, piece)
+            params[name][i] = old - 1e-6
+            down = logistic_rnn_nll(params, piece)
+            params[name][i] = old
+            numeric[i] = (up - down) / 2e-6
+        np.testing.assert_allclose(g[name], numeric, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_rnn_pretraining_learns_the_loop_and_moves_only_the_rnn():
+    from rnnrbm.model import init_params
+    from rnnrbm.pretrain import pretrain_rnn
+    pieces = [loop_piece(32, i % 4) for i in range(8)]
+    params = init_params(ModelConfig(V, 8, 16), np.random.default_rng(0), dtype=np.float64)
+    start = {k: v.copy() for k, v in params.items()}
+    events = []
+    pretrain_rnn(params, pieces, small_config(pretrain_rnn_epochs=30, batch=4, chunk=16, lr=0.03, lr_rnn=0.03, dtype="float64"),
+                 np.random.default_rng(1), lambda kind, info: events.append((kind, info)))
+    nll = [info["nll"] for kind, info in events if kind == "pretrain_rnn"]
+    assert len(nll) == 30
+    assert nll[0] > 5.0 and nll[-1] < 1.0  # from about V log 2 = 8.3 nats to a near-certain next chord
+    np.testing.assert_allclose(sum(logistic_rnn_nll(params, p) for p in pieces) / 256, nll[-1], rtol=0.2)
+    for name in ("W", "bh", "Wuh", "bn"):
+        np.testing.assert_array_equal(params[name], start[name])
+
+
+@pytest.mark.parametrize("bad", [dict(cd_k=0), dict(pretrain_rnn_epochs=-1), dict(negative_p=0.4), dict(gradient="sgd"), dict(dtype="int8")])
 def test_bad_config_is_a_usage_error(tmp_path, bad):
     with pytest.raises(UsageError):
         train([loop_piece(8)], [], ModelConfig(V, 4, 4), small_config(**bad), tmp_path / "m.npz", META)

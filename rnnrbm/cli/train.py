@@ -46,6 +46,7 @@ def train(
     negative_p: float = typer.Option(T.negative_p, "--negative-p", help="Note-on probability of the random songs (> 0.5)."),
     negative_weight: float = typer.Option(T.negative_weight, "--negative-weight", help="Weight of the negative-gradient regularizer (0 = off)."),
     pretrain_epochs: int = typer.Option(T.pretrain_epochs, "--pretrain-epochs", help="RBM pretraining epochs on single frames."),
+    pretrain_rnn_epochs: int = typer.Option(T.pretrain_rnn_epochs, "--pretrain-rnn-epochs", help="Epochs pretraining the recurrent net as a logistic RNN that predicts each frame (before the RBM's)."),
     patience: int = typer.Option(T.patience, help="Stop after this many epochs without a better valid accuracy."),
     max_minutes: float = typer.Option(T.max_minutes, help="Stop after the epoch that reaches this wall-clock budget (0: no limit)."),
     seed: int = typer.Option(T.seed, help="Seed of initialisation and all sampling."),
@@ -79,7 +80,8 @@ def train(
 
     config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, cd_start=cd_start, batch=batch, chunk=chunk,
                          dtype=dtype, lr=lr, lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
-                         negative_weight=negative_weight, pretrain_epochs=pretrain_epochs, patience=patience,
+                         negative_weight=negative_weight, pretrain_epochs=pretrain_epochs,
+                         pretrain_rnn_epochs=pretrain_rnn_epochs, patience=patience,
                          max_minutes=max_minutes, seed=seed)
     ingest = opt.ingest_config(low, high, range_, steps_per_beat, out_of_range, pedal, transpose_to_c, min_steps,
                                valid_fraction, test_fraction, paths)
@@ -90,6 +92,9 @@ def train(
     def on_event(kind: str, info: dict) -> None:
         if kind == "skipped":  # shown even with --quiet: the model will not have seen these files
             err_console.print(f"warning: {escape(info['summary'])}", highlight=False, soft_wrap=True)
+        elif kind == "pretrain_rnn":
+            console.print(f"RNN pretrain epoch {info['epoch']}/{info['epochs']}: {info['nll']:.3f} nats per step") \
+                if not quiet else None
         elif kind == "pretrain":
             console.print(f"pretrain epoch {info['epoch']}/{info['epochs']} done") if not quiet else None
         elif kind == "epoch_start":
