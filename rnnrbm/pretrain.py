@@ -62,6 +62,7 @@ def pretrain_rnn(params: dict[str, np.ndarray], pieces: list[np.ndarray], config
         state = init_state(params, config.batch, config.gradient == "rtrl")
         nll = frames = 0.0
         for chunk in epoch_chunks(used, config.batch, config.chunk, rng, np.dtype(config.dtype)):
+            # p needs u_{t-1}; chunk_gradient repeats this cheap forward pass, a small part of the step
             U_prev, _ = forward(params, chunk.v, chunk.first, state.u)
             p = sigmoid(params["bv"] + U_prev @ params["Wuv"])
             g, state, stats = chunk_gradient(independent, chunk.v, chunk.first, chunk.valid, state, 1, rng,

@@ -48,8 +48,6 @@ from rnnrbm.optim import Adam, Diverged, check_finite, check_params
 from rnnrbm.pretrain import pretrain_rbm, pretrain_rnn
 
 
-
-
 @dataclass
 class TrainResult:
     best_path: Path

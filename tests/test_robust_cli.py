@@ -344,19 +344,23 @@ def test_help_of_every_command_imports_neither_numpy_nor_numba():
 
 # ------------------------------------------------------------------ README troubleshooting table
 
-def troubleshooting_rows() -> list[tuple[str, int, str]]:
-    """(situation, exit code, message template) of each row of README's troubleshooting table."""
-    text = README.read_text()
-    section = text.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
+def troubleshooting_table() -> list[tuple[str, str, str]]:
+    """(situation, exit cell, message template) of each row of README's troubleshooting table."""
+    section = README.read_text().split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if len(cells) != 4 or not cells[1].isdigit():
+        if len(cells) != 4 or cells[0] in ("situation", "---"):
             continue
         message = cells[2]
         message = message[2:-2].strip() if message.startswith("``") else message.strip("`")
-        rows.append((cells[0], int(cells[1]), message))
+        rows.append((cells[0], cells[1], message))
     return rows
+
+
+def troubleshooting_rows() -> list[tuple[str, int, str]]:
+    """(situation, exit code, message template) of the table's error rows."""
+    return [(situation, int(code), message) for situation, code, message in troubleshooting_table() if code.isdigit()]
 
 
 def template_regex(template: str) -> re.Pattern:
@@ -488,11 +492,9 @@ def test_readme_troubleshooting_table_matches_the_real_messages(env, tmp_path, m
 
 def test_readme_warning_row_matches_the_real_warning(env, tmp_path):
     """The table's one non-error row: a skipped input warns on stderr and the run still succeeds."""
-    rows = [line for line in README.read_text().split("\n## Troubleshooting\n", 1)[1].splitlines()
-            if "| warning, run goes on |" in line]
+    rows = [message for _, code, message in troubleshooting_table() if code == "warning, run goes on"]
     assert len(rows) == 1
-    # ``...`` quotes a message holding backquotes; its ', ...' stands for further reasons
-    template = rows[0].split(" | ")[2].strip()[2:-2].strip().replace(", ...", "<more reasons>")
+    template = rows[0].replace(", ...", "<more reasons>")  # ', ...' stands for further reasons
     songs = tmp_path / "songs"
     shutil.copytree(env.songs, songs)
     (songs / "empty.mid").write_bytes(b"")
