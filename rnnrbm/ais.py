@@ -57,6 +57,7 @@ EXACT_MAX_UNITS = 20
 METHODS = ("auto", "ais", "exact")
 CHAINS_PER_BLOCK = 4096  # chains per kernel call: bounds memory, sets progress granularity
 EXACT_BLOCK_ELEMENTS = 1 << 21  # (steps x states x units) per NumPy block of the exact path
+IMPOSSIBLE_TOL = 1e-6  # nats of rounding allowed above log p = 0; see LogLikelihood.impossible_steps
 
 #: ``progress(done_steps, total_steps)``
 StepProgress = Callable[[int, int], None]
@@ -229,6 +230,16 @@ class LogLikelihood:
     def mean(self) -> float:
         """Average LL per time step (nats)."""
         return float(self.per_step.mean()) if self.steps else float("nan")
+
+    @property
+    def impossible_steps(self) -> int:
+        """Steps whose estimate is ``log p(v_t | v_<t) > 0``, a probability above 1.
+
+        For binary notes that cannot be, so each one proves that AIS's ``log Z_t`` came
+        out too low: its temperatures were too few for this model. (None does not prove
+        the opposite.) The tolerance covers rounding in an exact or converged log Z.
+        """
+        return int(np.sum(self.per_step > IMPOSSIBLE_TOL))
 
     @property
     def stderr(self) -> Optional[float]:

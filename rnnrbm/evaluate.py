@@ -25,6 +25,8 @@ n_visible         visible units (the checkpoint's range high - low + 1)
 ll                mean log p(v_t | v_<t) over all steps (nats)
 ll_stderr         standard error of ``ll`` from the spread over steps
 ais_stderr        Monte Carlo error of ``ll`` due to AIS (0 when log Z is exact)
+ll_impossible     steps whose estimated log p(v_t | v_<t) is above 0, a probability above 1: each
+                  proves that AIS underestimated log Z_t, so ``ll`` is too high (more --ais-betas)
 log_z             "ais" or "exact" (enumeration, tiny models only)
 ais_runs          AIS runs per step
 ais_betas         AIS temperatures (linear from 0 to 1, both ends included)
@@ -263,6 +265,7 @@ def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low
         "ll": ll.mean,
         "ll_stderr": ll.stderr,
         "ais_stderr": ll.ais_stderr,
+        "ll_impossible": ll.impossible_steps,
         "log_z": ll.method,
         "ais_runs": options.ais_runs,
         "ais_betas": options.ais_betas,

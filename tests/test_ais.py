@@ -139,6 +139,28 @@ def test_log_likelihood_ais_close_to_exact_and_independent_of_blocks(monkeypatch
     assert estimate.ais_stderr > 0 and estimate.stderr > 0
 
 
+def sharp_model(V=12, w=20.0):
+    """Pairs (v_j, h_j) tied by a weight w behind a barrier of w/2, notes favoured by 1 nat each:
+    AIS from everything off, with few temperatures, never finds the likely dense states."""
+    params = tiny_model(V=V, H=V, R=3)
+    params["W"] = w * np.eye(V)
+    params["bv"][:], params["bh"][:] = 1 - w / 2, -w / 2
+    params["Wuv"][:] = params["Wuh"][:] = 0
+    return params
+
+
+def test_an_estimate_above_zero_is_counted_as_impossible():
+    # log p > 0 cannot be; exact log Z never gives it, a log Z far too low does
+    params = sharp_model()
+    rng = np.random.default_rng(0)
+    pieces = [(rng.random((8, 12)) < 0.3).astype(np.uint8)]
+    exact = ais.log_likelihood(params, pieces, method="exact")
+    assert exact.impossible_steps == 0 and np.all(exact.per_step < 0)
+    rough = ais.log_likelihood(params, pieces, runs=2, n_betas=2, method="ais")
+    assert rough.impossible_steps == np.sum(rough.per_step > 0) > 0
+    assert rough.mean > exact.mean + 5  # the LL these steps signal is far too high
+
+
 def test_auto_picks_exact_only_for_tiny_models():
     assert ais.exact_is_cheaper(12, 8, 100, 1000)
     assert not ais.exact_is_cheaper(88, 150, 100, 1000)

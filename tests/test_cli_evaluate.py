@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import write_chord_songs
+from test_robust_cli import template_regex, troubleshooting_table
 from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.cli import app
 from rnnrbm.corpus import Corpus
@@ -17,7 +18,8 @@ from rnnrbm.model import ModelConfig, init_params
 runner = CliRunner()
 LOW, HIGH = 60, 71
 FAST = ["--acc-gibbs", "2", "--acc-samples", "2", "--quiet"]
-KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr", "log_z",
+KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr",
+        "ll_impossible", "log_z",
         "ais_runs", "ais_betas", "acc_step", "acc_step_stderr", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
         "data_stats", "samples"}
 STAT_KEYS = {"pieces", "steps", "notes_per_step_mean", "notes_per_step_std", "notes_per_step_dist",
@@ -55,6 +57,7 @@ def test_json_output_has_the_documented_keys(model, bench):
     assert out["split"] == "test" and out["pieces"] == 2 and out["steps"] == 16 and out["n_visible"] == 12
     assert out["baseline_ll"] == pytest.approx(12 * np.log(0.5))
     assert out["ll"] < 0 and 0 <= out["acc"] <= 1 and 0 <= out["acc_step"] <= 1 and out["log_z"] == "exact"
+    assert out["ll_impossible"] == 0
     assert set(out["data_stats"]) == STAT_KEYS and set(out["samples"]["stats"]) == STAT_KEYS
     assert out["samples"]["pieces"] == 2 and out["data"] == [str(bench)]
 
@@ -79,6 +82,28 @@ def test_ais_is_reproducible_and_close_to_exact(model, bench):
     assert ais["log_z"] == "ais" and ais["ais_runs"] == 20 and ais["ais_betas"] == 200
     assert ais["ll"] == pytest.approx(exact["ll"], abs=0.02)
     assert run("--log-z", "ais", "--ais-runs", "20", "--ais-betas", "200", "--seed", "3")["ll"] == ais["ll"]
+
+
+def test_a_log_z_far_too_low_is_warned_about(tmp_path, model, bench):
+    # A sharp model (pairs (v_j, h_j) tied by 20 behind a barrier, notes favoured): two AIS temperatures
+    # from all-off miss the likely dense states, so some steps' log p comes out above 0.
+    params = {k: np.zeros_like(a) for k, a in init_params(ModelConfig(12, 12, 5), np.random.default_rng(0)).items()}
+    params["W"] = 20 * np.eye(12, dtype=np.float32)
+    params["bv"][:], params["bh"][:] = -9, -10
+    meta = {"low": LOW, "high": HIGH, "steps_per_beat": 1, "model": {"n_visible": 12, "n_hidden": 12, "n_recurrent": 5}}
+    save_checkpoint(tmp_path / "sharp.npz", Checkpoint(params, meta))
+    args = ["evaluate", "-m", str(tmp_path / "sharp.npz"), str(bench), "--json", *FAST]
+    rough = runner.invoke(app, [*args, "--log-z", "ais", "--ais-runs", "2", "--ais-betas", "2"])
+    assert rough.exit_code == 0, rough.output
+    out = json.loads(rough.stdout)
+    assert out["ll_impossible"] > 0
+    warning = [line for line in rough.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and f"log-likelihood of {out['ll_impossible']} of 16 steps above 0" in warning[0]
+    readme = [m for _, code, m in troubleshooting_table() if code == "warning, run goes on" and "AIS" in m]
+    assert len(readme) == 1 and template_regex(readme[0]).fullmatch(warning[0]), (readme, warning)
+    exact = runner.invoke(app, [*args, "--log-z", "exact"])
+    assert json.loads(exact.stdout)["ll_impossible"] == 0 and "warning" not in exact.stderr
+    assert "warning" not in runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST]).stderr
 
 
 def test_table_output(model, bench):

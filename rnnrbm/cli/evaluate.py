@@ -17,6 +17,7 @@ JSON_KEYS_HELP = (
     "--json prints one JSON object with the keys: model, data (list), split, skipped ({reason: count} of "
     "unusable input files), pieces, steps, n_visible, "
     "ll (mean log p(v_t | v_<t), nats per step), ll_stderr (over steps), ais_stderr (AIS Monte Carlo error of ll), "
+    "ll_impossible (steps whose estimate is above 0, proof that AIS needs more --ais-betas), "
     "log_z ('ais' or 'exact'), ais_runs, ais_betas, acc_step (expected accuracy, mean over steps: the paper's ACC), acc_step_stderr, acc (expected accuracy from counts pooled over steps), acc_gibbs, acc_samples, baseline_ll "
     "(n_visible * log 1/2), seed, seconds, data_stats, samples (null unless --samples; else pieces, "
     "steps_per_piece, gibbs_steps, seeds, stats). data_stats and samples.stats hold: pieces, steps, "
@@ -91,6 +92,11 @@ def evaluate(
         raise typer.Exit(130)
     if summary := skip_summary(result["skipped"]):
         err_console.print(f"warning: {escape(summary)}", highlight=False, soft_wrap=True)
+    if result["ll_impossible"]:
+        err_console.print(f"warning: AIS put the log-likelihood of {result['ll_impossible']} of {result['steps']} "
+                          "steps above 0, a probability above 1: its log Z is too low for this model, so the "
+                          "log-likelihood is too high; raise --ais-betas until no step is above 0 (even then "
+                          "it may be too high)", highlight=False, soft_wrap=True)
     if json_out:
         import json
 
