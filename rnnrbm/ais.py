@@ -37,6 +37,19 @@ Numba kernel (:func:`rnnrbm.kernels.ais_log_weights`) that runs every chain
 through all temperatures. Its random stream depends only on the seed and the
 chain's global index, so results do not depend on the block size or threads.
 
+Reverse AIS (``method="raise"``; RAISE, Burda, Grosse & Salakhutdinov 2015) errs the other
+way. AIS's ``Z_t`` is unbiased, so its ``log Z_t`` is too low on average and, when the
+temperatures are too few for a sharp model, far too low: the LL comes out too high (a step
+with ``log p > 0`` proves it). RAISE starts each run at the data ``v_t`` and anneals down,
+K-1 transitions at ``beta_{K-1}, ..., beta_1``, adding ``log f_k(v) - log f_{k-1}(v)`` at
+each new state to ``L``; then ``exp(-F_t(v_t)) / Z_0 * mean_r exp(-L_r)`` is unbiased for
+``q(v_t)``, where ``q`` is the proper distribution of the forward chain (a base draw, then
+the same transitions upwards). Its log errs low for ``q``; and ``q``, the RBM blurred by too
+short an annealing, gives data the RBM fits well less probability than the RBM does, so
+there the estimate is conservative (on data the RBM fits badly, e.g. random vectors, ``q``
+can give more). Both estimates tend to the true LL as K grows: their agreement is the
+evidence of convergence that AIS alone cannot give.
+
 For tiny models (``min(V, H) <= 20`` and enumeration cheaper than AIS) log Z is
 exact: a log-sum-exp over the 2^min(V, H) states of the smaller layer, the other
 layer summed out analytically.
@@ -54,7 +67,7 @@ from rnnrbm.errors import UsageError
 DEFAULT_RUNS = 100
 DEFAULT_BETAS = 1000
 EXACT_MAX_UNITS = 20
-METHODS = ("auto", "ais", "exact")
+METHODS = ("auto", "ais", "exact", "raise")
 CHAINS_PER_BLOCK = 4096  # chains per kernel call: bounds memory, sets progress granularity
 EXACT_BLOCK_ELEMENTS = 1 << 21  # (steps x states x units) per NumPy block of the exact path
 IMPOSSIBLE_TOL = 1e-6  # nats of rounding allowed above log p = 0; see LogLikelihood.impossible_steps
@@ -131,6 +144,16 @@ def logmeanexp(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return estimate, w.std(axis=-1, ddof=1) / (np.sqrt(runs) * mean)
 
 
+def _kernel_arrays(W, bv, bh, betas, bn):
+    """The AIS kernels' argument types: W float32/64, biases and schedule float64, bn None or float64."""
+    betas = linear_betas(betas) if np.isscalar(betas) else np.ascontiguousarray(betas, np.float64)
+    W = np.ascontiguousarray(W)
+    if W.dtype not in (np.float32, np.float64):
+        W = W.astype(np.float64)
+    bn = np.asarray(bn, np.float64) if bn is not None and np.size(bn) else None
+    return W, np.ascontiguousarray(bv, np.float64), np.ascontiguousarray(bh, np.float64), betas, bn
+
+
 def ais_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT_RUNS,
               betas: np.ndarray | int = DEFAULT_BETAS, seed: int = 0, first_step: int = 0,
               bn: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -153,16 +176,28 @@ def ais_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT
     """
     from rnnrbm.kernels import ais_log_weights
 
-    betas = linear_betas(betas) if np.isscalar(betas) else np.ascontiguousarray(betas, np.float64)
-    bv = np.ascontiguousarray(bv, np.float64)
-    bh = np.ascontiguousarray(bh, np.float64)
-    W = np.ascontiguousarray(W)
-    if W.dtype not in (np.float32, np.float64):
-        W = W.astype(np.float64)
-    bn = np.asarray(bn, np.float64) if bn is not None and np.size(bn) else None
+    W, bv, bh, betas, bn = _kernel_arrays(W, bv, bh, betas, bn)
     logw = ais_log_weights(W, bv, bh, betas, runs, seed, first=first_step * runs, bn=bn)
     mean, stderr = logmeanexp(logw)
     return base_log_z(bv, bh, bn) + mean, stderr
+
+
+def raise_log_p(W: np.ndarray, v: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT_RUNS,
+                betas: np.ndarray | int = DEFAULT_BETAS, seed: int = 0, first_step: int = 0,
+                bn: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse AIS (RAISE) estimates of ``log p(v[s])`` for S RBMs sharing ``W``: the
+    conservative counterpart of ``-F(v) - log Z`` with :func:`ais_log_z` (module docstring).
+
+    Parameters are those of :func:`ais_log_z` plus ``v`` (S, V), the binary data of each RBM.
+    Returns the (S,) float64 estimates and their (S,) delta-method standard errors.
+    """
+    from rnnrbm.kernels import reverse_ais_log_weights
+
+    W, bv, bh, betas, bn = _kernel_arrays(W, bv, bh, betas, bn)
+    v = np.ascontiguousarray(v, np.float64)
+    L = reverse_ais_log_weights(W, v, bv, bh, betas, runs, seed, first=first_step * runs, bn=bn)
+    mean, stderr = logmeanexp(-L)
+    return mean - free_energy(v, W, bv, bh, bn) - base_log_z(bv, bh, bn), stderr
 
 
 def _states(m: int) -> np.ndarray:
@@ -219,8 +254,8 @@ class LogLikelihood:
     """Result of :func:`log_likelihood`: per-step values and their summary."""
 
     per_step: np.ndarray                # (steps,) log p(v_t | v_<t), all pieces in order
-    method: str                         # "ais" or "exact"
-    log_z_stderr: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (steps,) AIS error of each log Z_t
+    method: str                         # "ais", "raise" or "exact"
+    log_z_stderr: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (steps,) AIS/RAISE error of each step
 
     @property
     def steps(self) -> int:
@@ -272,8 +307,8 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
                    progress: Optional[StepProgress] = None) -> LogLikelihood:
     """``log p(v_t | v_<t)`` for every step of ``pieces`` (each (T, V) binary).
 
-    ``method``: "ais", "exact" (enumeration; needs ``min(V, H) <= 20``) or "auto"
-    (exact when :func:`exact_is_cheaper`, else AIS). ``progress(done, total)`` is called
+    ``method``: "ais", "raise" (reverse AIS, conservative), "exact" (enumeration; needs
+    ``min(V, H) <= 20``) or "auto" (exact when :func:`exact_is_cheaper`, else AIS). ``progress(done, total)`` is called
     with step counts after each block.
     """
     if method not in METHODS:
@@ -291,7 +326,7 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
     total = int(sum(len(p) for p in pieces))
     params64 = {k: np.asarray(a, np.float64) for k, a in params.items()}
     bn = params64.get("bn")
-    block = max(1, CHAINS_PER_BLOCK // runs) if method == "ais" else max(1, EXACT_BLOCK_ELEMENTS // 2 ** min(V, H))
+    block = max(1, CHAINS_PER_BLOCK // runs) if method in ("ais", "raise") else max(1, EXACT_BLOCK_ELEMENTS // 2 ** min(V, H))
     ll = np.empty(total)
     se = np.zeros(total)
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -304,9 +339,11 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
         if method == "ais":
             log_z, stderr = ais_log_z(W, bv, bh, runs, betas, seed, first_step=done, bn=bn)
             se[done:done + len(v)] = stderr
+            ll[done:done + len(v)] = -free_energy(v, W, bv, bh, bn) - log_z
+        elif method == "raise":
+            ll[done:done + len(v)], se[done:done + len(v)] = raise_log_p(W, v, bv, bh, runs, betas, seed, done, bn)
         else:
-            log_z = exact_log_z(W, bv, bh, bn=bn)
-        ll[done:done + len(v)] = -free_energy(v, W, bv, bh, bn) - log_z
+            ll[done:done + len(v)] = -free_energy(v, W, bv, bh, bn) - exact_log_z(W, bv, bh, bn=bn)
         done += len(v)
         if progress:
             progress(done, total)

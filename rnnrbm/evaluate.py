@@ -24,10 +24,11 @@ pieces, steps     pieces and time steps evaluated
 n_visible         visible units (the checkpoint's range high - low + 1)
 ll                mean log p(v_t | v_<t) over all steps (nats)
 ll_stderr         standard error of ``ll`` from the spread over steps
-ais_stderr        Monte Carlo error of ``ll`` due to AIS (0 when log Z is exact)
+ais_stderr        Monte Carlo error of ``ll`` due to AIS or RAISE (0 when log Z is exact)
 ll_impossible     steps whose estimated log p(v_t | v_<t) is above 0, a probability above 1: each
                   proves that AIS underestimated log Z_t, so ``ll`` is too high (more --ais-betas)
-log_z             "ais" or "exact" (enumeration, tiny models only)
+log_z             "ais", "raise" (reverse AIS, errs low where AIS errs high) or "exact"
+                  (enumeration, tiny models only)
 ais_runs          AIS runs per step
 ais_betas         AIS temperatures (linear from 0 to 1, both ends included)
 acc_step          mean over steps of each step's expected accuracy TP_t / (TP_t + FP_t + FN_t):
@@ -80,7 +81,7 @@ class EvaluateOptions:
     split: str = "test"
     ais_runs: int = DEFAULT_RUNS
     ais_betas: int = DEFAULT_BETAS
-    log_z: str = "auto"              # "auto", "ais" or "exact"
+    log_z: str = "auto"              # "auto", "ais", "raise" or "exact"
     acc_gibbs: int = DEFAULT_ACC_GIBBS
     acc_samples: int = DEFAULT_ACC_SAMPLES
     samples: int = 0                 # pieces to generate for the statistics (0 = none)

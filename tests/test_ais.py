@@ -1,4 +1,4 @@
-"""Log-likelihood with AIS: agreement with exact enumeration, the all-0.5 model, normalisation."""
+"""Log-likelihood with AIS and reverse AIS: agreement with exact enumeration, the all-0.5 model, normalisation."""
 
 import itertools
 
@@ -126,15 +126,17 @@ def test_exact_conditionals_are_normalised(count_bias):
     assert sum(probs) == pytest.approx(1.0, abs=1e-10)
 
 
-def test_log_likelihood_ais_close_to_exact_and_independent_of_blocks(monkeypatch):
+@pytest.mark.parametrize("method", ["ais", "raise"])
+def test_log_likelihood_estimate_close_to_exact_and_independent_of_blocks(monkeypatch, method):
     params = tiny_model(V=10, H=6, R=4, seed=2)
     rng = np.random.default_rng(3)
     pieces = [(rng.random((n, 10)) < 0.3).astype(np.uint8) for n in (9, 4, 12)]
     exact = ais.log_likelihood(params, pieces, method="exact")
-    estimate = ais.log_likelihood(params, pieces, runs=50, n_betas=300, seed=4, method="ais")
+    estimate = ais.log_likelihood(params, pieces, runs=50, n_betas=300, seed=4, method=method)
+    assert estimate.method == method
     assert np.max(np.abs(estimate.per_step - exact.per_step)) < 0.05
     monkeypatch.setattr(ais, "CHAINS_PER_BLOCK", 60)  # blocks of one step, pieces split across them
-    again = ais.log_likelihood(params, pieces, runs=50, n_betas=300, seed=4, method="ais")
+    again = ais.log_likelihood(params, pieces, runs=50, n_betas=300, seed=4, method=method)
     np.testing.assert_array_equal(again.per_step, estimate.per_step)
     assert estimate.ais_stderr > 0 and estimate.stderr > 0
 
@@ -159,6 +161,54 @@ def test_an_estimate_above_zero_is_counted_as_impossible():
     rough = ais.log_likelihood(params, pieces, runs=2, n_betas=2, method="ais")
     assert rough.impossible_steps == np.sum(rough.per_step > 0) > 0
     assert rough.mean > exact.mean + 5  # the LL these steps signal is far too high
+
+
+def gibbs_matrix(W, bv, bh, beta, bn):
+    """T[v, v'] of one block Gibbs transition v -> h -> v' at beta, over all 2^V visible states."""
+    vs = np.array(list(itertools.product([0.0, 1.0], repeat=W.shape[0])))
+    hs = np.array(list(itertools.product([0.0, 1.0], repeat=W.shape[1])))
+    act = bh + beta * vs @ W                                        # p(h | v), (2^V, 2^H)
+    h_given_v = np.exp(act @ hs.T - ais.softplus(act).sum(axis=1, keepdims=True))
+    logits = (bv + beta * hs @ W.T) @ vs.T + bn[vs.sum(1).astype(int)]  # p(v' | h), (2^H, 2^V)
+    v_given_h = np.exp(logits - np.logaddexp.reduce(logits, axis=1, keepdims=True))
+    return h_given_v @ v_given_h, vs
+
+
+@pytest.mark.parametrize("count_bias", [False, True])
+def test_reverse_ais_is_unbiased_for_the_annealed_model(count_bias):
+    # RAISE estimates q(v) = sum over the forward chain (base draw, a transition at each beta > 0):
+    # computed exactly here by multiplying the transition matrices. q is not the RBM's p.
+    rng = np.random.default_rng(5)
+    V, H = 4, 3
+    W, bv, bh = rng.normal(0, 1.5, (V, H)), rng.normal(-0.5, 1, V), rng.normal(0, 1, H)
+    bn = rng.normal(0, 1.5, V + 1) if count_bias else np.zeros(V + 1)
+    betas = np.array([0.0, 0.5, 1.0])
+    T1, vs = gibbs_matrix(W, bv, bh, 0.5, bn)
+    T2, _ = gibbs_matrix(W, bv, bh, 1.0, bn)
+    base = np.exp(vs @ bv + bn[vs.sum(1).astype(int)])
+    q = base / base.sum() @ T1 @ T2
+    assert q.sum() == pytest.approx(1.0)
+    p = -ais.free_energy(vs, W, bv[None], bh[None], bn) - ais.exact_log_z(W, bv[None], bh[None], bn=bn)
+    S = len(vs)
+    estimate, stderr = ais.raise_log_p(W, vs, np.tile(bv, (S, 1)), np.tile(bh, (S, 1)), runs=40000, betas=betas,
+                                       seed=3, bn=bn if count_bias else None)
+    assert np.all(np.abs(estimate - np.log(q)) < 4 * stderr + 1e-3)
+    assert np.max(np.abs(p - np.log(q))) > 20 * stderr.max()  # so the test can tell q from p
+
+
+def test_reverse_ais_errs_low_where_ais_errs_high():
+    # On data drawn from the model, too few temperatures push AIS's LL up and RAISE's down.
+    W, bv, bh = random_rbms(10, 6, 1, 2.0, seed=1)
+    W = W.astype(np.float64)
+    vs = np.array(list(itertools.product([0.0, 1.0], repeat=10)))
+    log_p = -ais.free_energy(vs, W, bv, bh) - ais.exact_log_z(W, bv, bh)
+    v = vs[np.random.default_rng(0).choice(len(vs), 60, p=np.exp(log_p))]
+    S = len(v)
+    bv, bh = np.tile(bv, (S, 1)), np.tile(bh, (S, 1))
+    exact = (-ais.free_energy(v, W, bv, bh) - ais.exact_log_z(W, bv, bh)).mean()
+    high = (-ais.free_energy(v, W, bv, bh) - ais.ais_log_z(W, bv, bh, runs=20, betas=3, seed=1)[0]).mean()
+    low = ais.raise_log_p(W, v, bv, bh, runs=20, betas=3, seed=1)[0].mean()
+    assert low + 0.3 < exact < high - 0.1
 
 
 def test_auto_picks_exact_only_for_tiny_models():

@@ -71,7 +71,7 @@ def test_skipped_inputs_are_counted_and_warned_about(model, tmp_path):
     assert "warning: skipped 1 input(s) (empty file: 1)" in result.stderr
 
 
-def test_ais_is_reproducible_and_close_to_exact(model, bench):
+def test_ais_and_reverse_ais_are_reproducible_and_close_to_exact(model, bench):
     def run(*args):
         result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), "--json", *FAST, *args])
         assert result.exit_code == 0, result.output
@@ -82,6 +82,12 @@ def test_ais_is_reproducible_and_close_to_exact(model, bench):
     assert ais["log_z"] == "ais" and ais["ais_runs"] == 20 and ais["ais_betas"] == 200
     assert ais["ll"] == pytest.approx(exact["ll"], abs=0.02)
     assert run("--log-z", "ais", "--ais-runs", "20", "--ais-betas", "200", "--seed", "3")["ll"] == ais["ll"]
+    reverse = run("--log-z", "raise", "--ais-runs", "20", "--ais-betas", "200", "--seed", "3")
+    assert reverse["log_z"] == "raise" and reverse["ll"] != ais["ll"] and reverse["ais_stderr"] > 0
+    assert reverse["ll"] == pytest.approx(exact["ll"], abs=0.02)
+    table = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, "--log-z", "raise",
+                                "--ais-runs", "20", "--ais-betas", "200"])
+    assert "reverse AIS, 20 runs x 200" in " ".join(table.stdout.split())  # the table may wrap
 
 
 def test_a_log_z_far_too_low_is_warned_about(tmp_path, model, bench):

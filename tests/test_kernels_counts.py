@@ -214,6 +214,24 @@ def test_ais_with_count_bias_estimates_the_exact_log_partition_function():
     assert abs(estimate - exact) < 0.03
 
 
+def test_reverse_ais_with_count_bias_matches_numpy():
+    W, bv, bh, bn = tiny_rbm(7, 5, seed=4)
+    v = np.array([[1, 0, 1, 1, 0, 0, 1]], np.float64)
+    betas = np.linspace(0.0, 1.0, 15)
+    cw = weights(bn)
+    want = np.empty(6)
+    for r in range(6):
+        stream, x, L = Stream(21, r), v[0], 0.0
+        for k in range(len(betas) - 1, 0, -1):
+            h = (stream.uniforms(len(bh)) < sigmoid(bh + betas[k] * (x @ W))).astype(np.float64)
+            x = reference_draw(sigmoid(bv + betas[k] * (h @ W.T)), stream.uniforms(len(bv)), cw)
+            L += np.sum(softplus(bh + betas[k] * (x @ W)) - softplus(bh + betas[k - 1] * (x @ W)))
+        want[r] = L
+    got = kernels.reverse_ais_log_weights(W, v, bv[None], bh[None], betas, 6, seed=21, bn=bn)
+    np.testing.assert_allclose(got[0], want, rtol=0, atol=1e-8)
+    assert not np.allclose(got, kernels.reverse_ais_log_weights(W, v, bv[None], bh[None], betas, 6, seed=21))
+
+
 def test_ais_rejects_bad_count_bias():
     with pytest.raises(ValueError, match="bn"):
         kernels.ais_log_weights(np.zeros((5, 4)), np.zeros((2, 5)), np.zeros((2, 4)), np.linspace(0, 1, 3), 2,

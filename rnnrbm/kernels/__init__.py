@@ -16,16 +16,18 @@ One module per concept; import the wrappers from here:
 - :mod:`~rnnrbm.kernels.rtrl`: :func:`rtrl_reset`, :func:`rtrl_immediate` (and the
   sensitivity layout);
 - :mod:`~rnnrbm.kernels.generate`: :func:`generate_frames`, the generation loop;
-- :mod:`~rnnrbm.kernels.ais`: :func:`ais_log_weights`, annealed importance sampling.
+- :mod:`~rnnrbm.kernels.ais`: :func:`ais_log_weights`, annealed importance sampling, and
+  :func:`reverse_ais_log_weights`, its reverse (RAISE).
 
 Numba's cache is invalidated only by changes to the file that defines a kernel, not
 to the files of the functions and globals it uses: after editing ``streams.py``,
 delete ``rnnrbm/kernels/__pycache__`` so that the other modules recompile.
 """
 
-from rnnrbm.kernels.ais import AIS_SERIES_MAX, ais_log_weights
+from rnnrbm.kernels.ais import AIS_SERIES_MAX, ais_log_weights, reverse_ais_log_weights
 from rnnrbm.kernels.generate import generate_frames
 from rnnrbm.kernels.gibbs import gibbs_chains
 from rnnrbm.kernels.rtrl import rtrl_immediate, rtrl_reset
 
-__all__ = ["AIS_SERIES_MAX", "ais_log_weights", "generate_frames", "gibbs_chains", "rtrl_immediate", "rtrl_reset"]
+__all__ = ["AIS_SERIES_MAX", "ais_log_weights", "generate_frames", "gibbs_chains", "reverse_ais_log_weights",
+           "rtrl_immediate", "rtrl_reset"]

@@ -63,10 +63,48 @@ def _ais_sum(buf, n):
     return (s0 + s1) + (s2 + s3)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _ais_increment(x, bhs, beta, delta, series_ok, P, inc):
+    # log f_k(v) - log f_{k-1}(v) = sum_j softplus(bh_j + beta_k x_j) - softplus(bh_j + beta_{k-1} x_j),
+    # x = v W (the count bias term bn[n(v)] is the same in every f_k and cancels); leaves
+    # p(h | v) at beta_k in P.
+    H = x.shape[0]
+    _ais_hidden_pass(x, bhs, beta, delta, P, inc)
+    if not series_ok:
+        xmax = 0.0
+        for j in range(H):
+            xmax = max(xmax, abs(np.float64(x[j])))
+        if delta * xmax > AIS_SERIES_MAX:
+            for j in range(H):
+                xj = np.float64(x[j])
+                a = bhs[j] + beta * xj
+                inc[j] = _ais_softplus(a) - _ais_softplus(a - delta * xj)
+    return _ais_sum(inc, H)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _ais_transition(W, WT, bvs, beta, cw, state, P, U, G, hidx, vidx, y, x):
+    # One block Gibbs transition v -> h -> v at beta, P holding p(h | v) at beta on entry; the new
+    # v goes to vidx (its count is returned with the stream state) and x = v W.
+    V, H = W.shape
+    state = _uniforms(state, U, H)
+    nh = 0
+    for j in range(H):
+        hidx[nh] = j
+        nh += U[j] < P[j]
+    _sum_rows(WT, hidx, nh, y)
+    _ais_visible_pass(y, bvs, beta, P)
+    state = _uniforms(state, U, V)
+    nv = _draw(P, U, cw, G, vidx)
+    _sum_rows(W, vidx, nv, x)
+    return nv, state
+
+
 @njit(cache=True, error_model="numpy")
-def _ais_chain(W, WT, bvs, bhs, cw, betas, state, series_ok):
-    # One AIS run for the RBM with biases bvs, bhs (and count weights cw, empty for none);
-    # returns its log weight.
+def _ais_chain(W, WT, vs, bvs, bhs, cw, betas, state, series_ok):
+    # One run for the RBM with biases bvs, bhs (and count weights cw, empty for none); returns
+    # its log weight. Forward AIS (vs empty): v from the base, then up through the betas.
+    # Reverse AIS (vs = the data v): from vs down through the betas to the base.
     V, H = W.shape
     K = betas.shape[0]
     x = np.empty(H, W.dtype)
@@ -77,57 +115,48 @@ def _ais_chain(W, WT, bvs, bhs, cw, betas, state, series_ok):
     vidx = np.empty(V, np.int64)  # indices of on visibles (the first nv entries)
     hidx = np.empty(H, np.int64)  # indices of on hiddens (the first nh entries)
     G = np.empty((cw.shape[0], cw.shape[0]), np.float64)  # _draw_counted's table; (0, 0) without a count bias
-    # exact sample of the base model (beta = 0): visibles with p = sigmoid(bv), tilted by cw
-    _ais_visible_pass(bvs, bvs, 0.0, P)
-    state = _uniforms(state, U, V)
-    nv = _draw(P, U, cw, G, vidx)
     lw = 0.0
-    for k in range(1, K):
-        beta = betas[k]
-        delta = beta - betas[k - 1]
-        # log f_k(v) - log f_{k-1}(v) = sum_j softplus(bh_j + beta_k x_j) - softplus(bh_j + beta_{k-1} x_j)
-        # (the count bias term bn[n(v)] is the same in every f_k and cancels)
-        _sum_rows(W, vidx, nv, x)
-        _ais_hidden_pass(x, bhs, beta, delta, P, inc)
-        if not series_ok[k]:
-            xmax = 0.0
-            for j in range(H):
-                xmax = max(xmax, abs(np.float64(x[j])))
-            if delta * xmax > AIS_SERIES_MAX:
-                for j in range(H):
-                    xj = np.float64(x[j])
-                    a = bhs[j] + beta * xj
-                    inc[j] = _ais_softplus(a) - _ais_softplus(a - delta * xj)
-        lw += _ais_sum(inc, H)
-        if k == K - 1:
-            break
-        # one block Gibbs transition v -> h -> v at beta_k (P holds p(h | v) at beta_k)
-        state = _uniforms(state, U, H)
-        nh = 0
-        for j in range(H):
-            hidx[nh] = j
-            nh += U[j] < P[j]
-        _sum_rows(WT, hidx, nh, y)
-        _ais_visible_pass(y, bvs, beta, P)
+    if vs.shape[0] == 0:
+        # exact sample of the base model (beta = 0): visibles with p = sigmoid(bv), tilted by cw
+        _ais_visible_pass(bvs, bvs, 0.0, P)
         state = _uniforms(state, U, V)
         nv = _draw(P, U, cw, G, vidx)
+        _sum_rows(W, vidx, nv, x)
+        for k in range(1, K):
+            lw += _ais_increment(x, bhs, betas[k], betas[k] - betas[k - 1], series_ok[k], P, inc)
+            if k < K - 1:
+                nv, state = _ais_transition(W, WT, bvs, betas[k], cw, state, P, U, G, hidx, vidx, y, x)
+        return lw
+    nv = 0
+    for i in range(V):
+        vidx[nv] = i
+        nv += vs[i] != 0.0
+    _sum_rows(W, vidx, nv, x)
+    _ais_visible_pass(x, bhs, betas[K - 1], P)
+    for k in range(K - 1, 0, -1):
+        nv, state = _ais_transition(W, WT, bvs, betas[k], cw, state, P, U, G, hidx, vidx, y, x)
+        lw += _ais_increment(x, bhs, betas[k], betas[k] - betas[k - 1], series_ok[k], P, inc)
+        if k > 1:
+            _ais_visible_pass(x, bhs, betas[k - 1], P)  # p(h | v) at the next beta down
     return lw
 
 
 @njit(cache=True, error_model="numpy")
-def _ais_serial(W, WT, bv, bh, cw, betas, runs, seed, first, series_ok, logw):
+def _ais_serial(W, WT, v, bv, bh, cw, betas, runs, seed, first, series_ok, logw):
     key = _splitmix64(np.uint64(seed) + _SM_MUL2)
     for c in range(bv.shape[0] * runs):
         s = c // runs
-        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], cw, betas, _chain_state(key, first + c), series_ok)
+        logw[s, c - s * runs] = _ais_chain(W, WT, v[s], bv[s], bh[s], cw, betas,
+                                           _chain_state(key, first + c), series_ok)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _ais_parallel(W, WT, bv, bh, cw, betas, runs, seed, first, series_ok, logw):
+def _ais_parallel(W, WT, v, bv, bh, cw, betas, runs, seed, first, series_ok, logw):
     key = _splitmix64(np.uint64(seed) + _SM_MUL2)
     for c in prange(bv.shape[0] * runs):
         s = c // runs
-        logw[s, c - s * runs] = _ais_chain(W, WT, bv[s], bh[s], cw, betas, _chain_state(key, first + c), series_ok)
+        logw[s, c - s * runs] = _ais_chain(W, WT, v[s], bv[s], bh[s], cw, betas,
+                                           _chain_state(key, first + c), series_ok)
 
 
 #: below this many chain-steps (chains x temperatures) a call runs on one thread: starting
@@ -184,32 +213,61 @@ def ais_log_weights(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, betas: np.nda
     -------
     (S, runs) float64 log weights.
     """
+    return _run(W, None, bv, bh, betas, runs, seed, first, out, bn, "ais_log_weights")
+
+
+def reverse_ais_log_weights(W: np.ndarray, v: np.ndarray, bv: np.ndarray, bh: np.ndarray, betas: np.ndarray,
+                            runs: int, seed: int, first: int = 0, out: np.ndarray | None = None,
+                            bn: np.ndarray | None = None) -> np.ndarray:
+    """Log weights of reverse AIS (RAISE, Burda, Grosse & Salakhutdinov 2015) for S RBMs and their data ``v``.
+
+    The RBMs, intermediate models ``f_k``, arguments and random stream are those of
+    :func:`ais_log_weights`, plus ``v`` (S, V), one binary visible vector per RBM (nonzero =
+    on). Each chain starts at ``v[s]`` and for k = K-1 down to 1 makes one block Gibbs
+    transition ``v -> h -> v`` at ``betas[k]``, then adds ``log f_k(v) - log f_{k-1}(v)`` at
+    the new ``v`` to its log weight ``L``; its stream takes H then V uniforms per transition
+    (no base sample). Then ``exp(-F(v[s])) / Z_0[s] * mean exp(-L[s])`` is an unbiased
+    estimate of ``q(v[s])``, where ``q`` is the law of the forward chain (a base draw, then
+    one transition at each of betas[1..K-1]); see :mod:`rnnrbm.ais`.
+
+    Returns
+    -------
+    (S, runs) float64 log weights ``L``.
+    """
+    if not isinstance(v, np.ndarray) or v.ndim != 2 or v.shape != bv.shape:
+        raise ValueError(f"reverse_ais_log_weights: v {getattr(v, 'shape', None)} must have bv's shape {bv.shape}")
+    v = np.ascontiguousarray(v, np.float64)
+    return _run(W, v, bv, bh, betas, runs, seed, first, out, bn, "reverse_ais_log_weights")
+
+
+def _run(W, v, bv, bh, betas, runs, seed, first, out, bn, caller):
     if W.ndim != 2 or W.dtype not in (np.float32, np.float64) or not W.flags.c_contiguous:
-        raise TypeError("ais_log_weights: W must be a C-contiguous 2-D float32 or float64 array")
+        raise TypeError(f"{caller}: W must be a C-contiguous 2-D float32 or float64 array")
     V, H = W.shape
     if bv.ndim != 2 or bv.shape[1] != V or bh.shape != (bv.shape[0], H):
-        raise ValueError(f"ais_log_weights: bv {bv.shape} and bh {bh.shape} must be (S, {V}) and (S, {H})")
+        raise ValueError(f"{caller}: bv {bv.shape} and bh {bh.shape} must be (S, {V}) and (S, {H})")
     for name, arr in (("bv", bv), ("bh", bh), ("betas", betas)):
         if arr.dtype != np.float64 or not arr.flags.c_contiguous:
-            raise TypeError(f"ais_log_weights: {name} must be a C-contiguous float64 array")
+            raise TypeError(f"{caller}: {name} must be a C-contiguous float64 array")
     if betas.ndim != 1 or len(betas) < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) < 0):
-        raise ValueError("ais_log_weights: betas must be a non-decreasing array from 0.0 to 1.0 of length >= 2")
+        raise ValueError(f"{caller}: betas must be a non-decreasing array from 0.0 to 1.0 of length >= 2")
     if runs < 1 or first < 0 or not 0 <= seed < 2**64:
-        raise ValueError(f"ais_log_weights: need runs >= 1, first >= 0 and 0 <= seed < 2**64 "
+        raise ValueError(f"{caller}: need runs >= 1, first >= 0 and 0 <= seed < 2**64 "
                          f"(got {runs}, {first}, {seed})")
     S = bv.shape[0]
     if out is None:
         out = np.empty((S, runs), np.float64)
     if out.shape != (S, runs) or out.dtype != np.float64 or not out.flags.c_contiguous:
-        raise ValueError(f"ais_log_weights: out must be a C-contiguous ({S}, {runs}) float64 array")
+        raise ValueError(f"{caller}: out must be a C-contiguous ({S}, {runs}) float64 array")
     # Where even the largest possible |v W| keeps every increment in the series' range, the
     # kernel skips its per-step check.
     bound = float(np.abs(W).sum(axis=0, dtype=np.float64).max(initial=0.0))
-    cw = count_weights(bn, V, "ais_log_weights")
+    cw = count_weights(bn, V, caller)
     series_ok = np.empty(len(betas), np.bool_)
     series_ok[0] = True
     series_ok[1:] = np.diff(betas) * bound <= AIS_SERIES_MAX
     if S:
         kernel = _ais_parallel if S * runs * len(betas) >= AIS_PARALLEL_MIN_WORK else _ais_serial
-        kernel(W, np.ascontiguousarray(W.T), bv, bh, cw, betas, int(runs), np.uint64(seed), int(first), series_ok, out)
+        v = np.empty((S, 0)) if v is None else v  # no data: forward AIS
+        kernel(W, np.ascontiguousarray(W.T), v, bv, bh, cw, betas, int(runs), np.uint64(seed), int(first), series_ok, out)
     return out
