@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
+
+@pytest.fixture(autouse=True, scope="session")
+def interruptible_children():
+    """Let the Ctrl-C tests' commands be interrupted even when the suite runs in the background.
+
+    A shell starts ``cmd &`` with SIGINT ignored, the commands the tests start inherit that,
+    and Python then installs no KeyboardInterrupt handler: SIGINT would do nothing. A Python
+    handler here is reset to the default on exec, so the children get theirs.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+
 
 #: ../shared/data next to the repository (never copied into it).
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -107,11 +107,14 @@ def test_ctrl_c_saves_and_exits_130(tmp_path, songs):
     out = tmp_path / "m.npz"
     args = [sys.executable, "-m", "rnnrbm", "train", str(songs), "-o", str(out), *FAST, "--epochs", "100000"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "m.last.npz").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "m.last.npz").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # no effect once it has exited; a failed test leaves no training behind
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     last = load_checkpoint(tmp_path / "m.last.npz")

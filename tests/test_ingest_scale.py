@@ -90,7 +90,11 @@ def test_ctrl_c_exits_130_without_output(tmp_path, tune_bytes, jobs):
         counts = {int(c) for c in re.findall(rb"(\d+)/3000", bytes(stderr)) if int(c) > 0}
     assert len(counts) >= 3, bytes(stderr)[-2000:]
     os.killpg(process.pid, signal.SIGINT)
-    process.wait(timeout=60)
+    try:
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:  # a failed test leaves no workers behind
+            os.killpg(process.pid, signal.SIGKILL)
     reader.join(timeout=10)
     text = bytes(stderr).decode("utf-8", "replace")
     assert process.returncode == 130, text[-2000:]

@@ -39,12 +39,15 @@ def interrupt(args: list, ready, timeout: float = 120.0) -> tuple[int, str]:
     """Run ``python -m rnnrbm generate ...``, send SIGINT once ``ready()`` holds; return (exit code, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "rnnrbm", "generate", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + timeout
-    while not ready() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "generation ended before the interrupt"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "generation ended before the interrupt"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # no effect once it has exited
     return proc.returncode, err
 
 
