@@ -185,8 +185,9 @@ def ais_log_z(W: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT
 def raise_log_p(W: np.ndarray, v: np.ndarray, bv: np.ndarray, bh: np.ndarray, runs: int = DEFAULT_RUNS,
                 betas: np.ndarray | int = DEFAULT_BETAS, seed: int = 0, first_step: int = 0,
                 bn: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Reverse AIS (RAISE) estimates of ``log p(v[s])`` for S RBMs sharing ``W``: the
-    conservative counterpart of ``-F(v) - log Z`` with :func:`ais_log_z` (module docstring).
+    """Reverse AIS (RAISE) estimates of ``log p(v[s])`` for S RBMs sharing ``W``; where
+    ``-F(v) - log Z`` with :func:`ais_log_z` errs high, this errs low on data the model fits
+    (module docstring).
 
     Parameters are those of :func:`ais_log_z` plus ``v`` (S, V), the binary data of each RBM.
     Returns the (S,) float64 estimates and their (S,) delta-method standard errors.
@@ -307,9 +308,9 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
                    progress: Optional[StepProgress] = None) -> LogLikelihood:
     """``log p(v_t | v_<t)`` for every step of ``pieces`` (each (T, V) binary).
 
-    ``method``: "ais", "raise" (reverse AIS, conservative), "exact" (enumeration; needs
-    ``min(V, H) <= 20``) or "auto" (exact when :func:`exact_is_cheaper`, else AIS). ``progress(done, total)`` is called
-    with step counts after each block.
+    ``method``: "ais", "raise" (reverse AIS), "exact" (enumeration; needs ``min(V, H) <= 20``)
+    or "auto" (exact when :func:`exact_is_cheaper`, else AIS). ``progress(done, total)`` is
+    called with step counts after each block.
     """
     if method not in METHODS:
         raise UsageError(f"--log-z must be one of {', '.join(METHODS)} (got {method!r})")
@@ -326,7 +327,8 @@ def log_likelihood(params: dict[str, np.ndarray], pieces: list[np.ndarray], runs
     total = int(sum(len(p) for p in pieces))
     params64 = {k: np.asarray(a, np.float64) for k, a in params.items()}
     bn = params64.get("bn")
-    block = max(1, CHAINS_PER_BLOCK // runs) if method in ("ais", "raise") else max(1, EXACT_BLOCK_ELEMENTS // 2 ** min(V, H))
+    sampled = method in ("ais", "raise")
+    block = max(1, CHAINS_PER_BLOCK // runs) if sampled else max(1, EXACT_BLOCK_ELEMENTS // 2 ** min(V, H))
     ll = np.empty(total)
     se = np.zeros(total)
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []

@@ -7,8 +7,8 @@ Scores the first ``--pieces`` pieces of one split of the JSB benchmark file with
 ``rnnrbm evaluate`` at each temperature count, once with AIS (``--log-z ais``, which
 errs high: its log Z is a stochastic lower bound) and once with reverse AIS
 (``--log-z raise``, which errs low on data the model fits). Both tend to the true LL;
-where they still disagree, the truth lies roughly between them and neither figure
-can be quoted. Use valid data to check a model before its test figures are taken.
+where they still disagree, neither figure can be quoted (and the truth need not lie
+between them). Use valid data to check a model before its test figures are taken.
 """
 
 from __future__ import annotations

@@ -37,9 +37,10 @@ def _ais_hidden_pass(x, bh, beta, delta, p_out, inc_out):
 
 
 @njit(cache=True, error_model="numpy")
-def _ais_visible_pass(y, bv, beta, p_out):
+def _ais_logistic_pass(y, b, beta, p_out):
+    # p_out[i] = sigmoid(b_i + beta y_i): p(v | h) from y = h W^T, or p(h | v) from y = v W
     for i in range(y.shape[0]):
-        p_out[i] = _logistic(bv[i] + beta * np.float64(y[i]))
+        p_out[i] = _logistic(b[i] + beta * np.float64(y[i]))
 
 
 @njit(cache=True, error_model="numpy")
@@ -93,7 +94,7 @@ def _ais_transition(W, WT, bvs, beta, cw, state, P, U, G, hidx, vidx, y, x):
         hidx[nh] = j
         nh += U[j] < P[j]
     _sum_rows(WT, hidx, nh, y)
-    _ais_visible_pass(y, bvs, beta, P)
+    _ais_logistic_pass(y, bvs, beta, P)
     state = _uniforms(state, U, V)
     nv = _draw(P, U, cw, G, vidx)
     _sum_rows(W, vidx, nv, x)
@@ -118,7 +119,7 @@ def _ais_chain(W, WT, vs, bvs, bhs, cw, betas, state, series_ok):
     lw = 0.0
     if vs.shape[0] == 0:
         # exact sample of the base model (beta = 0): visibles with p = sigmoid(bv), tilted by cw
-        _ais_visible_pass(bvs, bvs, 0.0, P)
+        _ais_logistic_pass(bvs, bvs, 0.0, P)
         state = _uniforms(state, U, V)
         nv = _draw(P, U, cw, G, vidx)
         _sum_rows(W, vidx, nv, x)
@@ -132,12 +133,12 @@ def _ais_chain(W, WT, vs, bvs, bhs, cw, betas, state, series_ok):
         vidx[nv] = i
         nv += vs[i] != 0.0
     _sum_rows(W, vidx, nv, x)
-    _ais_visible_pass(x, bhs, betas[K - 1], P)
+    _ais_logistic_pass(x, bhs, betas[K - 1], P)
     for k in range(K - 1, 0, -1):
         nv, state = _ais_transition(W, WT, bvs, betas[k], cw, state, P, U, G, hidx, vidx, y, x)
         lw += _ais_increment(x, bhs, betas[k], betas[k] - betas[k - 1], series_ok[k], P, inc)
         if k > 1:
-            _ais_visible_pass(x, bhs, betas[k - 1], P)  # p(h | v) at the next beta down
+            _ais_logistic_pass(x, bhs, betas[k - 1], P)  # p(h | v) at the next beta down
     return lw
 
 
@@ -269,5 +270,6 @@ def _run(W, v, bv, bh, betas, runs, seed, first, out, bn, caller):
     if S:
         kernel = _ais_parallel if S * runs * len(betas) >= AIS_PARALLEL_MIN_WORK else _ais_serial
         v = np.empty((S, 0)) if v is None else v  # no data: forward AIS
-        kernel(W, np.ascontiguousarray(W.T), v, bv, bh, cw, betas, int(runs), np.uint64(seed), int(first), series_ok, out)
+        kernel(W, np.ascontiguousarray(W.T), v, bv, bh, cw, betas, int(runs), np.uint64(seed), int(first),
+               series_ok, out)
     return out
