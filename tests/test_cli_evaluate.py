@@ -12,14 +12,16 @@ from conftest import write_chord_songs
 from test_robust_cli import template_regex, troubleshooting_table
 from rnnrbm.checkpoint import Checkpoint, save_checkpoint
 from rnnrbm.cli import app
+from rnnrbm.cli.evaluate import JSON_KEYS_HELP
 from rnnrbm.corpus import Corpus
+from rnnrbm.evaluate import LL_AGREE_TOL
 from rnnrbm.model import ModelConfig, init_params
 
 runner = CliRunner()
 LOW, HIGH = 60, 71
 FAST = ["--acc-gibbs", "2", "--acc-samples", "2", "--quiet"]
 KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr",
-        "ll_impossible", "log_z",
+        "ll_impossible", "log_z", "ll_reverse", "ll_reverse_ais_stderr", "ll_gap", "ll_agree",
         "ais_runs", "ais_betas", "acc_step", "acc_step_stderr", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
         "data_stats", "samples"}
 STAT_KEYS = {"pieces", "steps", "notes_per_step_mean", "notes_per_step_std", "notes_per_step_dist",
@@ -58,6 +60,7 @@ def test_json_output_has_the_documented_keys(model, bench):
     assert out["baseline_ll"] == pytest.approx(12 * np.log(0.5))
     assert out["ll"] < 0 and 0 <= out["acc"] <= 1 and 0 <= out["acc_step"] <= 1 and out["log_z"] == "exact"
     assert out["ll_impossible"] == 0
+    assert out["ll_reverse"] is out["ll_reverse_ais_stderr"] is out["ll_gap"] is out["ll_agree"] is None
     assert set(out["data_stats"]) == STAT_KEYS and set(out["samples"]["stats"]) == STAT_KEYS
     assert out["samples"]["pieces"] == 2 and out["data"] == [str(bench)]
 
@@ -90,26 +93,55 @@ def test_ais_and_reverse_ais_are_reproducible_and_close_to_exact(model, bench):
     assert "reverse AIS, 20 runs x 200" in " ".join(table.stdout.split())  # the table may wrap
 
 
-def test_a_log_z_far_too_low_is_warned_about(tmp_path, model, bench):
-    # A sharp model (pairs (v_j, h_j) tied by 20 behind a barrier, notes favoured): two AIS temperatures
-    # from all-off miss the likely dense states, so some steps' log p comes out above 0.
+@pytest.fixture
+def sharp(tmp_path):
+    # Pairs (v_j, h_j) tied by 20 behind a barrier, notes favoured: two AIS temperatures from all-off
+    # miss the likely dense states, so some steps' log p comes out above 0.
     params = {k: np.zeros_like(a) for k, a in init_params(ModelConfig(12, 12, 5), np.random.default_rng(0)).items()}
     params["W"] = 20 * np.eye(12, dtype=np.float32)
     params["bv"][:], params["bh"][:] = -9, -10
     meta = {"low": LOW, "high": HIGH, "steps_per_beat": 1, "model": {"n_visible": 12, "n_hidden": 12, "n_recurrent": 5}}
     save_checkpoint(tmp_path / "sharp.npz", Checkpoint(params, meta))
-    args = ["evaluate", "-m", str(tmp_path / "sharp.npz"), str(bench), "--json", *FAST]
+    return tmp_path / "sharp.npz"
+
+
+def test_a_log_z_far_too_low_is_warned_about(sharp, model, bench):
+    args = ["evaluate", "-m", str(sharp), str(bench), "--json", *FAST]
     rough = runner.invoke(app, [*args, "--log-z", "ais", "--ais-runs", "2", "--ais-betas", "2"])
     assert rough.exit_code == 0, rough.output
     out = json.loads(rough.stdout)
     assert out["ll_impossible"] > 0
     warning = [line for line in rough.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warning) == 1 and f"log-likelihood of {out['ll_impossible']} of 16 steps above 0" in warning[0]
-    readme = [m for _, code, m in troubleshooting_table() if code == "warning, run goes on" and "AIS" in m]
+    readme = [m for _, code, m in troubleshooting_table() if code == "warning, run goes on" and "above 0" in m]
     assert len(readme) == 1 and template_regex(readme[0]).fullmatch(warning[0]), (readme, warning)
     exact = runner.invoke(app, [*args, "--log-z", "exact"])
     assert json.loads(exact.stdout)["ll_impossible"] == 0 and "warning" not in exact.stderr
     assert "warning" not in runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST]).stderr
+
+
+def test_log_z_both_reports_reverse_ais_beside_ais_and_warns_where_they_disagree(sharp, model, bench):
+    def run(path, *args):
+        result = runner.invoke(app, ["evaluate", "-m", str(path), str(bench), "--json", *FAST, *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout), [line for line in result.stderr.splitlines() if "disagree" in line]
+
+    # Converged (the settings the test above finds within 0.02 of exact, both ways): they agree, no warning.
+    settings = ["--ais-runs", "20", "--ais-betas", "200", "--seed", "3"]
+    both, warnings = run(model, "--log-z", "both", *settings)
+    ais, raise_ = run(model, "--log-z", "ais", *settings)[0], run(model, "--log-z", "raise", *settings)[0]
+    assert both["log_z"] == "both" and both["ll"] == ais["ll"] and both["ais_stderr"] == ais["ais_stderr"]
+    assert both["ll_reverse"] == raise_["ll"] and both["ll_reverse_ais_stderr"] == raise_["ais_stderr"]
+    assert both["ll_gap"] == pytest.approx(ais["ll"] - raise_["ll"]) and both["ll_agree"] is True and not warnings
+    table = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, "--log-z", "both", *settings])
+    assert "agrees with AIS" in " ".join(table.stdout.split())
+    # Two temperatures on a sharp model: AIS far too high, reverse AIS far too low, and a warning.
+    rough, warnings = run(sharp, "--log-z", "both", "--ais-runs", "2", "--ais-betas", "2")
+    assert rough["ll_gap"] > 1 and rough["ll_agree"] is False
+    readme = [m for _, code, m in troubleshooting_table() if code == "warning, run goes on" and "disagree" in m]
+    assert len(warnings) == 1 and len(readme) == 1 and template_regex(readme[0]).fullmatch(warnings[0])
+    assert f"disagree by {rough['ll_gap']:.3f} nats" in warnings[0]
+    assert f"ll_agree (|ll_gap| <= {LL_AGREE_TOL:g} nats)" in JSON_KEYS_HELP  # the help states the tolerance used
 
 
 def test_table_output(model, bench):

@@ -18,7 +18,8 @@ JSON_KEYS_HELP = (
     "unusable input files), pieces, steps, n_visible, "
     "ll (mean log p(v_t | v_<t), nats per step), ll_stderr (over steps), ais_stderr (AIS Monte Carlo error of ll), "
     "ll_impossible (steps whose estimate is above 0, proof that AIS needs more --ais-betas), "
-    "log_z ('ais', 'raise' or 'exact'), ais_runs, ais_betas, acc_step (expected accuracy, mean over steps: the paper's ACC), acc_step_stderr, acc (expected accuracy from counts pooled over steps), acc_gibbs, acc_samples, baseline_ll "
+    "log_z ('ais', 'raise', 'both' or 'exact'), ll_reverse, ll_reverse_ais_stderr, ll_gap (ll - ll_reverse) and "
+    "ll_agree (|ll_gap| <= 0.05 nats), null unless --log-z both, ais_runs, ais_betas, acc_step (expected accuracy, mean over steps: the paper's ACC), acc_step_stderr, acc (expected accuracy from counts pooled over steps), acc_gibbs, acc_samples, baseline_ll "
     "(n_visible * log 1/2), seed, seconds, data_stats, samples (null unless --samples; else pieces, "
     "steps_per_piece, gibbs_steps, seeds, stats). data_stats and samples.stats hold: pieces, steps, "
     "notes_per_step_mean/_std/_dist/_js, polyphony_p99, above_p99_threshold, above_p99_rate, silence_rate, "
@@ -41,7 +42,8 @@ JSON_KEYS_HELP = (
          "log Z by enumeration when that is cheaper (--log-z auto). Set NUMBA_NUM_THREADS to limit threads.\n\n"
          "AIS errs high: too few temperatures for a sharp model leave log Z too low and the LL too high. "
          "--log-z raise (reverse AIS, same cost) starts the chains at the data and errs low on data the model "
-         "fits: run both, and trust the LL where they agree.\n\n"
+         "fits. --log-z both runs the two (twice the time) and warns where they disagree: trust the LL only "
+         "where they agree.\n\n"
          + JSON_KEYS_HELP,
 )
 @domain_errors
@@ -52,7 +54,8 @@ def evaluate(
     ais_runs: int = typer.Option(100, "--ais-runs", help="AIS runs per time step (the paper's 100)."),
     ais_betas: int = typer.Option(1000, "--ais-betas", help="AIS temperatures, 0 and 1 included (>= 2)."),
     log_z: str = typer.Option("auto", "--log-z", help="auto, ais, raise (reverse AIS: errs low where "
-                                                      "AIS errs high), or exact (enumeration; <= 20 visible or "
+                                                      "AIS errs high), both (AIS and reverse AIS, to check that "
+                                                      "they agree), or exact (enumeration; <= 20 visible or "
                                                       "hidden units)."),
     acc_gibbs: int = typer.Option(25, "--acc-gibbs", help="Block Gibbs steps per predicted frame (from the "
                                                           "previous frame)."),
@@ -79,7 +82,8 @@ def evaluate(
                               sample_gibbs=sample_gibbs, seed=seed, jobs=jobs, same_range=True)
     bars = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err_console, disable=quiet, transient=True)
-    labels = {"load": "reading data (files)", "ll": "log-likelihood (steps)", "acc": "accuracy (steps)",
+    labels = {"load": "reading data (files)", "ll": "log-likelihood (steps)",
+              "ll_reverse": "reverse AIS (steps)", "acc": "accuracy (steps)",
               "samples": "sampling (pieces)"}
     tasks: dict = {}
 
@@ -101,6 +105,11 @@ def evaluate(
                           "steps above 0, a probability above 1: its log Z is too low for this model, so the "
                           "log-likelihood is too high; raise --ais-betas until no step is above 0 (even then "
                           "it may be too high)", highlight=False, soft_wrap=True)
+    if result["ll_agree"] is False:
+        err_console.print(f"warning: AIS ({result['ll']:.3f}) and reverse AIS ({result['ll_reverse']:.3f}) "
+                          f"disagree by {abs(result['ll_gap']):.3f} nats per step: neither has converged for "
+                          "this model, so neither log-likelihood can be quoted; raise --ais-betas until they "
+                          "agree", highlight=False, soft_wrap=True)
     if json_out:
         import json
 
@@ -125,12 +134,19 @@ def _report(r: dict) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_column(style="dim")
-    name = {"ais": "AIS", "raise": "reverse AIS"}.get(r["log_z"])
+    name = {"ais": "AIS", "raise": "reverse AIS", "both": "AIS"}.get(r["log_z"])
     how = f"{name}, {r['ais_runs']} runs x {r['ais_betas']} temperatures" if name else "exact log Z by enumeration"
     errors = f"± {_fmt(r['ll_stderr'], '.3f')} over steps"
     if name:
         errors += f", ± {_fmt(r['ais_stderr'], '.3f')} {name}"
     table.add_row("log-likelihood / step", f"{r['ll']:.3f} nats", f"{errors}; {how}")
+    if r["ll_reverse"] is not None:
+        from rnnrbm.evaluate import LL_AGREE_TOL
+
+        verdict = "agrees with AIS" if r["ll_agree"] else "DISAGREES with AIS: not converged"
+        table.add_row("  by reverse AIS", f"{r['ll_reverse']:.3f} nats",
+                      f"± {_fmt(r['ll_reverse_ais_stderr'], '.3f')} reverse AIS; {verdict} "
+                      f"(gap {r['ll_gap']:+.3f}, tolerance {LL_AGREE_TOL:g})")
     table.add_row("expected accuracy, per step", _fmt(r["acc_step"]),
                   f"± {_fmt(r['acc_step_stderr'], '.4f')}; mean over steps (the paper's ACC); "
                   f"{r['acc_samples']} predictions x {r['acc_gibbs']} Gibbs steps per frame")
