@@ -74,6 +74,10 @@ RUNS = {
     # more hidden units.
     "bptt-pretrain-k50": ["--gradient", "bptt", "--pretrain-epochs", "10", "--cd-k", "50"],
     "bptt-pretrain-h300": ["--gradient", "bptt", "--pretrain-epochs", "10", "--hidden", "300"],
+    # ... at a constant rate, for scripts/ll_over_training.py: where does its valid LL peak?
+    "bptt-pretrain-const": ["--gradient", "bptt", "--pretrain-epochs", "10", "--lr-decay", "1", "--patience", "10000"],
+    "bptt-pretrain-const-noreg": ["--gradient", "bptt", "--pretrain-epochs", "10", "--lr-decay", "1", "--patience",
+                                  "10000", "--negative-weight", "0"],
 }
 LABELS = {
     "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",
@@ -95,6 +99,8 @@ LABELS = {
     "bptt-slow": "RNN-RBM, BPTT, lambda 0.003, 40 epochs RNN + 10 epochs RBM pretraining, constant lr 1e-3",
     "bptt-pretrain-k50": "RNN-RBM, BPTT, lambda 0.003, 10 epochs RBM pretraining, CD-50",
     "bptt-pretrain-h300": "RNN-RBM, BPTT, lambda 0.003, 10 epochs RBM pretraining, 300 hidden units",
+    "bptt-pretrain-const": "RNN-RBM, BPTT, lambda 0.003, 10 epochs RBM pretraining, constant lr",
+    "bptt-pretrain-const-noreg": "RNN-RBM, BPTT, lambda 0, 10 epochs RBM pretraining, constant lr",
 }
 PAPER = [("RNN (HF)", -8.58, 29.41), ("RTRBM", -6.35, 30.17), ("RNN-RBM", -6.27, 33.12),
          ("RNN-NADE (HF)", -5.56, 32.50)]
