@@ -251,12 +251,15 @@ def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low
     ll = log_likelihood(params, pieces, options.ais_runs, options.ais_betas, options.seed,
                         "ais" if both else options.log_z, stage("ll"))
     seconds["ll"] = time.perf_counter() - t0
-    reverse = None
+    check = dict.fromkeys(("ll_reverse", "ll_reverse_ais_stderr", "ll_gap", "ll_agree"))
     if both:
         t0 = time.perf_counter()
         reverse = log_likelihood(params, pieces, options.ais_runs, options.ais_betas, options.seed, "raise",
                                  stage("ll_reverse"))
         seconds["ll_reverse"] = time.perf_counter() - t0
+        gap = ll.mean - reverse.mean
+        check = {"ll_reverse": reverse.mean, "ll_reverse_ais_stderr": reverse.ais_stderr, "ll_gap": gap,
+                 "ll_agree": bool(abs(gap) <= LL_AGREE_TOL)}
 
     t0 = time.perf_counter()
     acc = expected_accuracy(params, pieces, options.acc_gibbs, options.acc_samples,
@@ -284,10 +287,7 @@ def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low
         "ais_stderr": ll.ais_stderr,
         "ll_impossible": ll.impossible_steps,
         "log_z": "both" if both else ll.method,
-        "ll_reverse": reverse.mean if reverse is not None else None,
-        "ll_reverse_ais_stderr": reverse.ais_stderr if reverse is not None else None,
-        "ll_gap": ll.mean - reverse.mean if reverse is not None else None,
-        "ll_agree": bool(abs(ll.mean - reverse.mean) <= LL_AGREE_TOL) if reverse is not None else None,
+        **check,
         "ais_runs": options.ais_runs,
         "ais_betas": options.ais_betas,
         "acc_step": acc["acc_step"],

@@ -5,9 +5,9 @@
 
 Scores the first ``--pieces`` pieces of one split of the JSB benchmark file with
 ``rnnrbm evaluate --log-z both`` at each temperature count: AIS, which errs high (its
-log Z is a stochastic lower bound), and reverse AIS, which errs low on data the model fits. Both tend to the true LL;
-where they still disagree, neither figure can be quoted (and the truth need not lie
-between them). Use valid data to check a model before its test figures are taken.
+log Z is a stochastic lower bound), and reverse AIS, which errs low on data the model
+fits. Both tend to the true LL; where they still disagree, neither figure can be quoted
+(and the truth need not lie between them). Use valid data to check a model before its test figures are taken.
 """
 
 from __future__ import annotations
