@@ -52,7 +52,8 @@ class TrainConfig:
     lr: float = 1e-2                # RBM part (1e-3 and 3e-3 learned slower on JSB)
     lr_rnn: float = 1e-2            # recurrent part
     clip: float = 5.0               # global norm of the per-frame gradient
-    lr_decay: float = 1.0           # multiply both rates by this after an epoch without a better valid ACC
+    lr_decay: float = 1.0           # multiply both rates by this after an epoch without a better valid ACC,
+    lr_decay_from: int = 0          # ... or, if > 0, after every epoch from this one on (an annealed end)
     negative_batch: int = 4         # random songs per update
     negative_p: float = 0.75
     negative_weight: float = 0.003  # lambda; 0 switches it off (0.01+ cost accuracy on JSB)
@@ -80,11 +81,14 @@ class TrainConfig:
             raise UsageError("learning rates must be positive")
         if not 0 < self.lr_decay <= 1:
             raise UsageError(f"--lr-decay must be in (0, 1] (got {self.lr_decay})")
+        if self.lr_decay_from and self.lr_decay == 1:
+            raise UsageError(f"--lr-decay-from {self.lr_decay_from} needs a --lr-decay below 1 (e.g. 0.8) to "
+                             "decay by")
         if not 0.5 < self.negative_p <= 1.0:
             raise UsageError(f"--negative-p must be in (0.5, 1] (got {self.negative_p})")
         if self.max_minutes < 0:
             raise UsageError(f"--max-minutes must be >= 0 (got {self.max_minutes}); 0 means no time limit")
         if min(self.negative_weight, self.negative_batch, self.pretrain_epochs, self.pretrain_rnn_epochs,
-               self.clip) < 0:
-            raise UsageError("--negative-weight, --negative-batch, --pretrain-epochs, --pretrain-rnn-epochs and "
-                             "--clip must be >= 0")
+               self.clip, self.lr_decay_from) < 0:
+            raise UsageError("--negative-weight, --negative-batch, --pretrain-epochs, --pretrain-rnn-epochs, "
+                             "--clip and --lr-decay-from must be >= 0")

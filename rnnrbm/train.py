@@ -234,7 +234,10 @@ def _train(train_pieces, valid_pieces, model_config, config, out, data_meta, res
                     best_acc, bad_epochs = valid_acc, 0
                 else:
                     bad_epochs += 1
-                    opt.lr *= config.lr_decay  # a plateau: smaller steps settle into it
+                # Smaller steps settle into a plateau; a scheduled decay settles wherever the run has got to,
+                # without waiting on the noisy valid ACC estimate.
+                if (epoch >= config.lr_decay_from) if config.lr_decay_from else not improved:
+                    opt.lr *= config.lr_decay
                     opt.lr_rnn *= config.lr_decay
                 record = {"epoch": epoch, "train_cost": cost_sum / max(frames_sum, 1), "valid_acc": valid_acc,
                           "pieces": len(used), "frames": int(frames_sum), "seconds": seconds,

@@ -68,6 +68,7 @@ def test_train_resume_extends_the_run(tmp_path, songs):
     (["--low", "C6", "--high", "C4"], "above high note"),
     (["--gradient", "magic"], "--gradient"),
     (["--cd-start", "model"], "--cd-start"),
+    (["--lr-decay-from", "3"], "--lr-decay below 1"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, songs, args, message):
     result = runner.invoke(app, ["train", str(songs), "-o", str(tmp_path / "m.npz"), *FAST, *args])

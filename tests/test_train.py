@@ -173,7 +173,7 @@ def test_rnn_pretraining_learns_the_loop_and_moves_only_the_rnn():
         np.testing.assert_array_equal(params[name], start[name])
 
 
-@pytest.mark.parametrize("bad", [dict(cd_k=0), dict(pretrain_rnn_epochs=-1), dict(negative_p=0.4), dict(gradient="sgd"), dict(dtype="int8")])
+@pytest.mark.parametrize("bad", [dict(cd_k=0), dict(pretrain_rnn_epochs=-1), dict(lr_decay_from=-1, lr_decay=0.5), dict(negative_p=0.4), dict(gradient="sgd"), dict(dtype="int8")])
 def test_bad_config_is_a_usage_error(tmp_path, bad):
     with pytest.raises(UsageError):
         train([loop_piece(8)], [], ModelConfig(V, 4, 4), small_config(**bad), tmp_path / "m.npz", META)
@@ -187,3 +187,19 @@ def test_lr_decays_only_after_epochs_without_improvement(tmp_path):
     for prev, h, lr in zip([0.01] + lrs, res.history, lrs):
         assert lr == pytest.approx(prev if h["best"] else prev * 0.5)
     assert load_checkpoint(tmp_path / "m.last.npz").opt["lr"] == pytest.approx(lrs[-1])
+
+
+def test_lr_decay_from_decays_every_epoch_from_then_on_and_survives_resume(tmp_path):
+    pieces = [loop_piece(16, i) for i in range(4)]
+    model = ModelConfig(V, 8, 6)
+    train(pieces, [loop_piece(12)], model, small_config(epochs=2, lr_decay=0.5, lr_decay_from=2), tmp_path / "m.npz",
+          META)
+    # Resumed with none of the schedule's flags: the checkpoint's own settings go on.
+    res = train(pieces, [loop_piece(12)], model, small_config(epochs=5), tmp_path / "m.npz", META, resume=True)
+    assert [h["lr"] for h in res.history] == pytest.approx([0.01, 0.005, 0.0025, 0.00125, 0.000625])
+    assert load_checkpoint(tmp_path / "m.last.npz").meta["train"]["lr_decay_from"] == 2
+
+
+def test_lr_decay_from_without_a_decay_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="--lr-decay below 1"):
+        train([loop_piece(8)], [], ModelConfig(V, 4, 4), small_config(lr_decay_from=3), tmp_path / "m.npz", META)

@@ -41,6 +41,7 @@ def train(
     lr: float = typer.Option(T.lr, "--lr", help="Adam learning rate of the RBM part."),
     lr_rnn: float = typer.Option(T.lr_rnn, "--lr-rnn", help="Adam learning rate of the recurrent part."),
     lr_decay: float = typer.Option(T.lr_decay, "--lr-decay", help="Multiply the learning rates by this after an epoch without a better valid accuracy (1 = constant)."),
+    lr_decay_from: int = typer.Option(T.lr_decay_from, "--lr-decay-from", help="From this epoch on, apply --lr-decay after every epoch instead (0 = only on validation plateaus)."),
     clip: float = typer.Option(T.clip, help="Clip the gradient's global norm (0 = off)."),
     negative_batch: int = typer.Option(T.negative_batch, "--negative-batch", help="Random dense songs per update."),
     negative_p: float = typer.Option(T.negative_p, "--negative-p", help="Note-on probability of the random songs (> 0.5)."),
@@ -79,7 +80,7 @@ def train(
                 out_of_range = meta.get("out_of_range") or out_of_range
 
     config = T(epochs=epochs, gradient=gradient, cd_k=cd_k, cd_start=cd_start, batch=batch, chunk=chunk,
-                         dtype=dtype, lr=lr, lr_rnn=lr_rnn, lr_decay=lr_decay, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
+                         dtype=dtype, lr=lr, lr_rnn=lr_rnn, lr_decay=lr_decay, lr_decay_from=lr_decay_from, clip=clip, negative_batch=negative_batch, negative_p=negative_p,
                          negative_weight=negative_weight, pretrain_epochs=pretrain_epochs,
                          pretrain_rnn_epochs=pretrain_rnn_epochs, patience=patience,
                          max_minutes=max_minutes, seed=seed)
