@@ -67,8 +67,8 @@ def main() -> int:
     from rnnrbm.pretrain import pretrain_rnn
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--work", type=Path, default=Path("runs/jsb"))
+    ap.add_argument("--data", type=Path, default=ROOT / DATA)
+    ap.add_argument("--work", type=Path, default=ROOT / "runs/jsb")
     ap.add_argument("--epochs", type=int, default=100, help="epochs of RNN training; the best valid one is kept")
     ap.add_argument("--lr", type=float, default=3e-3, help="Adam rate (1e-2 reached a worse valid LL in 40 epochs)")
     ap.add_argument("--seed", type=int, default=0)
