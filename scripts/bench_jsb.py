@@ -90,6 +90,10 @@ RUNS = {
     "bptt-pretrain-count-anneal": ["--gradient", "bptt", "--pretrain-epochs", "10", "--lr-decay", "0.8",
                                    "--lr-decay-from", "20", "--patience", "10000", "--negative-weight", "0",
                                    "--count-bias"],
+    # ... the same with the exact RTRL gradient instead of 25-step BPTT.
+    "rtrl-pretrain-count-anneal": ["--gradient", "rtrl", "--pretrain-epochs", "10", "--lr-decay", "0.8",
+                                   "--lr-decay-from", "20", "--patience", "10000", "--negative-weight", "0",
+                                   "--count-bias"],
 }
 LABELS = {
     "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",
@@ -119,6 +123,8 @@ LABELS = {
                                       "constant lr",
     "bptt-pretrain-count-anneal": "RNN-RBM + count bias, BPTT, lambda 0, 10 epochs RBM pretraining, lr x 0.8 per "
                                   "epoch from epoch 20",
+    "rtrl-pretrain-count-anneal": "RNN-RBM + count bias, exact RTRL, lambda 0, 10 epochs RBM pretraining, lr x 0.8 "
+                                  "per epoch from epoch 20",
 }
 PAPER = [("RNN (HF)", -8.58, 29.41), ("RTRBM", -6.35, 30.17), ("RNN-RBM", -6.27, 33.12),
          ("RNN-NADE (HF)", -5.56, 32.50)]
