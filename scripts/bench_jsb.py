@@ -36,6 +36,9 @@ COMMON = ["--range", "piano", "--hidden", "150", "--recurrent", "100", "--cd-k",
           "--patience", "10", "--lr-decay", "0.5", "--seed", "0"]
 PRE30 = ["--gradient", "bptt", "--pretrain-epochs", "30", "--negative-weight", "0", "--lr-decay", "1",
          "--patience", "10000"]
+# The shipped jsb-88 recipe without its gradient: lambda 0, count bias, rate x 0.8 per epoch from epoch 20.
+ANNEAL = ["--pretrain-epochs", "10", "--lr-decay", "0.8", "--lr-decay-from", "20", "--patience", "10000",
+          "--negative-weight", "0", "--count-bias"]
 RUNS = {
     "rtrl": ["--gradient", "rtrl"],
     "bptt": ["--gradient", "bptt"],
@@ -87,13 +90,9 @@ RUNS = {
     "bptt-pretrain-const-l001-count": ["--gradient", "bptt", "--pretrain-epochs", "10", "--lr-decay", "1",
                                        "--patience", "10000", "--negative-weight", "0.001", "--count-bias"],
     # ... lambda 0 with the count bias, the rate x 0.8 after every epoch from epoch 20 (--lr-decay-from).
-    "bptt-pretrain-count-anneal": ["--gradient", "bptt", "--pretrain-epochs", "10", "--lr-decay", "0.8",
-                                   "--lr-decay-from", "20", "--patience", "10000", "--negative-weight", "0",
-                                   "--count-bias"],
+    "bptt-pretrain-count-anneal": ["--gradient", "bptt", *ANNEAL],
     # ... the same with the exact RTRL gradient instead of 25-step BPTT.
-    "rtrl-pretrain-count-anneal": ["--gradient", "rtrl", "--pretrain-epochs", "10", "--lr-decay", "0.8",
-                                   "--lr-decay-from", "20", "--patience", "10000", "--negative-weight", "0",
-                                   "--count-bias"],
+    "rtrl-pretrain-count-anneal": ["--gradient", "rtrl", *ANNEAL],
 }
 LABELS = {
     "rtrl": "RNN-RBM, exact RTRL, lambda 0.003",
