@@ -65,6 +65,23 @@ def test_json_output_has_the_documented_keys(model, bench):
     assert out["samples"]["pieces"] == 2 and out["data"] == [str(bench)]
 
 
+def test_log_z_none_skips_the_log_likelihood_and_keeps_the_same_accuracy(model, bench):
+    runs = {}
+    for log_z in ("none", "ais"):
+        result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), "--json", *FAST, "--log-z", log_z,
+                                     "--ais-runs", "3", "--ais-betas", "5"])
+        assert result.exit_code == 0, result.output
+        runs[log_z] = json.loads(result.stdout)
+    none, ais = runs["none"], runs["ais"]
+    assert set(none) == KEYS and none["log_z"] == "none" and none["steps"] == ais["steps"] == 16
+    assert none["ll"] is none["ll_stderr"] is none["ais_stderr"] is none["ll_impossible"] is None
+    assert "ll" not in none["seconds"] and ais["ll"] < 0
+    # The accuracy draws have their own random stream: skipping AIS does not change them.
+    assert (none["acc_step"], none["acc"]) == (ais["acc_step"], ais["acc"])
+    table = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, "--log-z", "none"])
+    assert table.exit_code == 0, table.output
+    assert "not computed (--log-z none)" in table.stdout and "expected accuracy" in table.stdout
+
 def test_skipped_inputs_are_counted_and_warned_about(model, tmp_path):
     songs = write_chord_songs(tmp_path / "songs", 3)
     (songs / "empty.mid").write_bytes(b"")
@@ -189,3 +206,17 @@ def test_help_does_not_import_numba():
             "r = CliRunner().invoke(app, ['evaluate', '--help']); assert r.exit_code == 0, r.output; "
             "assert '--ais-betas' in r.output; assert 'numba' not in sys.modules, 'numba imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_defaults_are_the_library_defaults():
+    # The CLI spells its defaults out so that --help does not import NumPy and Numba.
+    import dataclasses
+    import inspect
+
+    from rnnrbm.cli.evaluate import evaluate as command
+    from rnnrbm.evaluate import EvaluateOptions
+
+    cli = {name: p.default.default for name, p in inspect.signature(command).parameters.items()}
+    library = {f.name: f.default for f in dataclasses.fields(EvaluateOptions) if f.name in cli}
+    assert {"acc_gibbs", "acc_samples", "ais_runs", "ais_betas", "sample_gibbs", "seed", "split"} <= set(library)
+    assert {name: cli[name] for name in library} == library
