@@ -53,6 +53,18 @@ def step_accuracy(truth: np.ndarray, draws: np.ndarray) -> np.ndarray:
     return np.where(total > 0, tp / np.maximum(total, 1.0), 1.0).mean(axis=0)
 
 
+def prediction_inputs(params: dict[str, np.ndarray], piece: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each step's prediction chain starts, and the step's RBM biases.
+
+    piece (T, V) binary  ->  start (T, V), the previous frame (zeros before the first),
+    bv_t (T, V) and bh_t (T, H), from the recurrent net fed v_1..v_{t-1}; all in W's dtype.
+    """
+    dtype = params["W"].dtype
+    v = np.asarray(piece).astype(dtype)
+    bv_t, bh_t = dynamic_biases(params, recurrence(params, v)[:-1])  # u_0..u_{T-1}: biases of steps 1..T
+    return np.vstack([np.zeros((1, v.shape[1]), dtype), v[:-1]]), bv_t, bh_t
+
+
 def predict_frames(params: dict[str, np.ndarray], piece: np.ndarray, gibbs_steps: int, samples: int,
                    rng: np.random.Generator) -> np.ndarray:
     """Mean over ``samples`` draws of the predicted frames of one piece.
@@ -60,12 +72,8 @@ def predict_frames(params: dict[str, np.ndarray], piece: np.ndarray, gibbs_steps
     piece (T, V) binary  ->  (T, V) float in [0, 1], where row t is predicted from
     v_1..v_{t-1} only.
     """
-    dtype = params["W"].dtype
-    v = piece.astype(dtype)
-    u = recurrence(params, v)                       # u_0..u_T
-    bv_t, bh_t = dynamic_biases(params, u[:-1])     # biases of steps 1..T
-    start = np.vstack([np.zeros((1, v.shape[1]), dtype), v[:-1]])
-    T = len(v)
+    start, bv_t, bh_t = prediction_inputs(params, piece)
+    T = len(piece)
     reps = lambda x: np.tile(x, (samples, 1))  # noqa: E731 - all draws in one batch
     draws = gibbs_chain(reps(start), params["W"], reps(bv_t), reps(bh_t), gibbs_steps, rng, params.get("bn"))
     return draws.reshape(samples, T, -1).mean(axis=0)
@@ -92,17 +100,14 @@ def predict_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], gibb
     (samples, T, V) array of predicted frames per piece, in order (empty pieces give T = 0); their
     mean over the first axis is :func:`predict_frames`'s prediction.
     """
-    dtype = params["W"].dtype
     V = params["W"].shape[0]
     starts, bvs, bhs, lengths = [], [], [], []
     for piece in pieces:
-        v = np.asarray(piece).astype(dtype)
-        lengths.append(len(v))
-        if len(v) == 0:
+        lengths.append(len(piece))
+        if len(piece) == 0:
             continue
-        u = recurrence(params, v)
-        bv_t, bh_t = dynamic_biases(params, u[:-1])
-        starts.append(np.vstack([np.zeros((1, V), dtype), v[:-1]]))
+        start, bv_t, bh_t = prediction_inputs(params, piece)
+        starts.append(start)
         bvs.append(bv_t)
         bhs.append(bh_t)
     if not starts:

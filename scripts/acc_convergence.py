@@ -24,8 +24,7 @@ import numpy as np
 
 from rnnrbm.checkpoint import load_checkpoint
 from rnnrbm.evaluate import load_split
-from rnnrbm.metrics import step_accuracy
-from rnnrbm.model import dynamic_biases, recurrence
+from rnnrbm.metrics import prediction_inputs, step_accuracy
 from rnnrbm.rbm import gibbs_chain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,16 +33,9 @@ DATA = ROOT / "../shared/data/jsb-chorales-quarter.json"
 
 def step_inputs(params: dict, pieces: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     """All steps of all pieces: truth, previous frame, and the step's RBM biases."""
-    dtype = params["W"].dtype
-    truth, prev, bvs, bhs = [], [], [], []
-    for piece in pieces:
-        v = piece.astype(dtype)
-        bv_t, bh_t = dynamic_biases(params, recurrence(params, v)[:-1])
-        truth.append(v)
-        prev.append(np.vstack([np.zeros((1, v.shape[1]), dtype), v[:-1]]))
-        bvs.append(bv_t)
-        bhs.append(bh_t)
-    return tuple(np.concatenate(x) for x in (truth, prev, bvs, bhs))
+    rows = [prediction_inputs(params, piece) for piece in pieces]
+    truth = np.concatenate([np.asarray(p).astype(params["W"].dtype) for p in pieces])
+    return (truth, *(np.concatenate([r[i] for r in rows]) for i in range(3)))
 
 
 def accuracies(params: dict, truth: np.ndarray, start: np.ndarray, bv: np.ndarray, bh: np.ndarray,

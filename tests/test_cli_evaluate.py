@@ -82,6 +82,7 @@ def test_log_z_none_skips_the_log_likelihood_and_keeps_the_same_accuracy(model, 
     assert table.exit_code == 0, table.output
     assert "not computed (--log-z none)" in table.stdout and "expected accuracy" in table.stdout
 
+
 def test_skipped_inputs_are_counted_and_warned_about(model, tmp_path):
     songs = write_chord_songs(tmp_path / "songs", 3)
     (songs / "empty.mid").write_bytes(b"")
