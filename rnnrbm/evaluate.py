@@ -22,6 +22,8 @@ split             "train", "valid", "test" or "all"
 skipped           {reason: count} of inputs skipped while reading MIDI/JSON data
 pieces, steps     pieces and time steps evaluated
 n_visible         visible units (the checkpoint's range high - low + 1)
+temperature       every measure is of the model at this temperature (1 = as trained;
+                  :func:`rnnrbm.model.tempered`)
 ll                mean log p(v_t | v_<t) over all steps (nats); this and the next three are
                   null with log_z "none" (accuracy and statistics only)
 ll_stderr         standard error of ``ll`` from the spread over steps
@@ -104,6 +106,7 @@ class EvaluateOptions:
     seed: int = 0
     jobs: int = 1                    # processes for parsing MIDI data
     same_range: bool = False         # corpora must be in the model's range and grid (the CLI's rule), not folded
+    temperature: float = 1.0         # evaluate the model at this temperature (rnnrbm.model.tempered)
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -115,6 +118,8 @@ class EvaluateOptions:
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least {low} (got {getattr(self, name)})")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise UsageError(f"--temperature must be a positive number (got {self.temperature:g})")
         if self.seed >= 2**63:
             raise UsageError(f"--seed must be below 2**63 (got {self.seed})")
 
@@ -240,6 +245,7 @@ def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low
                     options: EvaluateOptions = EvaluateOptions(), progress: Optional[Progress] = None) -> dict:
     """The measures of :func:`evaluate` for already loaded pieces (no file or split keys)."""
     from rnnrbm.ais import log_likelihood
+    from rnnrbm.model import tempered
     from rnnrbm.stats import roll_statistics
 
     pieces = [p for p in pieces if len(p)]
@@ -250,6 +256,8 @@ def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low
         raise RnnrbmError(f"every piece must be a (T, {n_visible}) roll for this model")
     stage = (lambda name: (lambda done, total: progress(name, done, total))) if progress else (lambda name: None)
     seconds = {}
+    if options.temperature != 1.0:
+        params = tempered(params, options.temperature)
 
     both = options.log_z == "both"
     ll = None
@@ -289,6 +297,7 @@ def evaluate_pieces(params: dict[str, np.ndarray], pieces: list[np.ndarray], low
         "pieces": len(pieces),
         "steps": int(sum(len(p) for p in pieces)),
         "n_visible": n_visible,
+        "temperature": options.temperature,
         "ll": ll.mean if ll else None,
         "ll_stderr": ll.stderr if ll else None,
         "ais_stderr": ll.ais_stderr if ll else None,

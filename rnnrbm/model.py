@@ -91,3 +91,21 @@ def dynamic_biases(params: dict[str, np.ndarray], u_prev: np.ndarray) -> tuple[n
     and (..., n_hidden).
     """
     return params["bv"] + u_prev @ params["Wuv"], params["bh"] + u_prev @ params["Wuh"]
+
+
+def tempered(params: dict[str, np.ndarray], temperature: float) -> dict[str, np.ndarray]:
+    """The RNN-RBM whose RBM at every step is this one's at temperature ``T``.
+
+    ``p_T(v_t, h_t | v_<t) ∝ exp(-E_t(v_t, h_t) / T)`` with
+    ``E_t(v, h) = -v.bv_t - h.bh_t - v W h - bn[n(v)]``. The energy is linear in
+    (W, bv, bh, bn, Wuv, Wuh), so dividing those by ``T`` gives the tempered model
+    exactly, as an ordinary RNN-RBM; the recurrent net (Wvu, Wuu, bu, u0) is unchanged.
+    ``T < 1`` sharpens every step's distribution, ``T > 1`` flattens it. This is the
+    distribution ``rnnrbm generate --temperature T`` samples.
+
+    Returns a new dict of new arrays with the same dtypes.
+    """
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, not {temperature!r}")
+    energy = set(PARAM_NAMES) - set(RNN_PARAM_NAMES)
+    return {k: (a / np.asarray(temperature, a.dtype) if k in energy else a.copy()) for k, a in params.items()}

@@ -20,7 +20,7 @@ from rnnrbm.model import ModelConfig, init_params
 runner = CliRunner()
 LOW, HIGH = 60, 71
 FAST = ["--acc-gibbs", "2", "--acc-samples", "2", "--quiet"]
-KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "ll", "ll_stderr", "ais_stderr",
+KEYS = {"model", "data", "split", "skipped", "pieces", "steps", "n_visible", "temperature", "ll", "ll_stderr", "ais_stderr",
         "ll_impossible", "log_z", "ll_reverse", "ll_reverse_ais_stderr", "ll_gap", "ll_agree",
         "ais_runs", "ais_betas", "acc_step", "acc_step_stderr", "acc", "acc_gibbs", "acc_samples", "baseline_ll", "seed", "seconds",
         "data_stats", "samples"}
@@ -171,11 +171,23 @@ def test_table_output(model, bench):
         assert text in result.stdout
 
 
+def test_temperature_is_reported_and_changes_the_figures(model, bench):
+    runs = {t: runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, "--log-z", "exact",
+                                   "--temperature", t, "--json"])
+            for t in ("1", "0.5")}
+    outs = {t: json.loads(r.stdout) for t, r in runs.items()}
+    assert outs["1"]["temperature"] == 1 and outs["0.5"]["temperature"] == 0.5
+    assert outs["1"]["ll"] != pytest.approx(outs["0.5"]["ll"], abs=1e-3)
+    table = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, "--temperature", "0.5"])
+    assert table.exit_code == 0 and "at temperature 0.5" in table.stdout
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["--ais-runs", "0"], 2, "--ais-runs"),
     (["--ais-betas", "1"], 2, "--ais-betas"),
     (["--split", "dev"], 2, "--split"),
     (["--log-z", "exact", "--split", "nothing"], 2, "--split"),
+    (["--temperature", "0"], 2, "--temperature"),
 ])
 def test_bad_options(model, bench, args, code, message):
     result = runner.invoke(app, ["evaluate", "-m", str(model), str(bench), *FAST, *args])

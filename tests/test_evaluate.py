@@ -165,6 +165,7 @@ def test_data_config_follows_the_checkpoint():
 
 
 @pytest.mark.parametrize("field, value", [("ais_runs", 0), ("ais_betas", 1), ("acc_gibbs", 0), ("samples", -1),
+                                          ("temperature", 0.0), ("temperature", float("nan")),
                                           ("split", "dev"), ("log_z", "guess")])
 def test_bad_options_are_usage_errors(field, value):
     with pytest.raises(UsageError):
@@ -185,3 +186,44 @@ def test_sample_statistics_use_the_generation_library():
     assert s["stats"]["notes_per_step_mean"] == pytest.approx(mean)
     assert s["stats"]["steps"] == 32 and set(s["stats"]) == set(result["data_stats"])
     assert result["data_stats"]["notes_per_step_mean"] == 3.0
+
+
+def test_tempered_model_divides_the_energy_and_keeps_the_recurrent_net():
+    from rnnrbm.model import RNN_PARAM_NAMES, tempered
+
+    rng = np.random.default_rng(2)
+    params = init_params(ModelConfig(V, 7, 5, count_bias=True), rng, np.float64)
+    params = {k: a + rng.normal(0, 0.3, a.shape) for k, a in params.items()}
+    cold = tempered(params, 0.5)
+    u = np.tanh(rng.normal(size=5))
+    v, h = (rng.random(V) < 0.4).astype(float), (rng.random(7) < 0.5).astype(float)
+
+    def energy(p):
+        bv_t, bh_t = p["bv"] + u @ p["Wuv"], p["bh"] + u @ p["Wuh"]
+        return -v @ bv_t - h @ bh_t - v @ p["W"] @ h - p["bn"][int(v.sum())]
+
+    assert energy(cold) == pytest.approx(energy(params) / 0.5)
+    for name in RNN_PARAM_NAMES:
+        np.testing.assert_array_equal(cold[name], params[name])
+        assert cold[name] is not params[name]
+    with pytest.raises(ValueError, match="temperature"):
+        tempered(params, 0.0)
+
+
+def test_log_likelihood_at_a_temperature_is_the_tempered_models():
+    # W = 0: each note is independent with logit a_t = bv_t, so at temperature T it has logit a_t / T,
+    # and the exact log-likelihood has a closed form.
+    from rnnrbm.model import dynamic_biases, recurrence
+
+    rng = np.random.default_rng(6)
+    params = zero_params()
+    params.update(bv=rng.normal(0, 1.5, V), Wuv=rng.normal(0, 1.0, (4, V)), Wvu=rng.normal(0, 1.0, (V, 4)))
+    piece = (rng.random((30, V)) < 0.3).astype(np.uint8)
+    options = ev.EvaluateOptions(acc_gibbs=1, acc_samples=2, log_z="exact", temperature=0.7)
+    result = ev.evaluate_pieces(params, [piece], LOW, options)
+    a = dynamic_biases(params, recurrence(params, piece.astype(float))[:-1])[0] / 0.7
+    expected = -np.logaddexp(0.0, np.where(piece > 0, -a, a)).sum(axis=1).mean()
+    assert result["temperature"] == 0.7
+    assert result["ll"] == pytest.approx(expected, abs=1e-9)
+    plain = ev.evaluate_pieces(params, [piece], LOW, ev.EvaluateOptions(acc_gibbs=1, acc_samples=2, log_z="exact"))
+    assert abs(plain["ll"] - result["ll"]) > 0.1

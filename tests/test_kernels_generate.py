@@ -135,3 +135,21 @@ def test_generate_frames_rejects_mixed_dtypes():
     with pytest.raises(TypeError, match="Wuu"):
         kernels.generate_frames(params, params["u0"].copy(), np.zeros(4, np.uint8), np.zeros((1, 1, 7), np.float32),
                                 np.zeros((1, 4), np.uint8))
+
+
+def test_generation_at_temperature_samples_the_tempered_model():
+    # rnnrbm.model.tempered(params, T) is, as an ordinary RNN-RBM, the model generate --temperature T samples.
+    from rnnrbm.model import tempered
+
+    V, H, R, T, K = 11, 9, 6, 25, 4
+    params = _params(V, H, R, np.float64)
+    rng = np.random.default_rng(5)
+    u0 = np.tanh(rng.normal(size=R))
+    v0 = (rng.random(V) < 0.3).astype(np.uint8)
+    uniforms = rng.random((T, K, H + V), dtype=np.float32)
+    restarts = (rng.random((T, V)) < 0.5).astype(np.uint8)
+    hot = kernels.generate_frames(params, u0.copy(), v0.copy(), uniforms, restarts, 0.6)
+    cold = kernels.generate_frames(tempered(params, 0.6), u0.copy(), v0.copy(), uniforms, restarts, 1.0)
+    np.testing.assert_array_equal(cold, hot)
+    plain = kernels.generate_frames(params, u0.copy(), v0.copy(), uniforms, restarts, 1.0)
+    assert (plain != hot).any()  # the temperature does change the frames

@@ -15,7 +15,7 @@ from rnnrbm.cli import app, console, domain_errors, err_console
 
 JSON_KEYS_HELP = (
     "--json prints one JSON object with the keys: model, data (list), split, skipped ({reason: count} of "
-    "unusable input files), pieces, steps, n_visible, "
+    "unusable input files), pieces, steps, n_visible, temperature, "
     "ll (mean log p(v_t | v_<t), nats per step), ll_stderr (over steps), ais_stderr (AIS Monte Carlo error of ll), "
     "ll_impossible (steps whose estimate is above 0, proof that AIS needs more --ais-betas), "
     "these four null with --log-z none, log_z ('ais', 'raise', 'both', 'exact' or 'none'), ll_reverse, ll_reverse_ais_stderr, ll_gap (ll - ll_reverse) and "
@@ -48,6 +48,8 @@ JSON_KEYS_HELP = (
          "previous frame; 1000 steps let them forget that start (fewer bias the ACC low on sharp models). At "
          "the defaults the JSB test set takes about 4 minutes on two cores; --log-z none computes only this "
          "and the statistics.\n\n"
+         "--temperature T evaluates the model whose RBM at every step is divided by T (the distribution "
+         "'rnnrbm generate --temperature T' samples): every figure, the LL included, is that model's.\n\n"
          + JSON_KEYS_HELP,
 )
 @domain_errors
@@ -70,6 +72,9 @@ def evaluate(
     samples: int = typer.Option(0, "--samples", "-n", help="Pieces to sample for statistics (0 = none)."),
     sample_steps: int = typer.Option(256, "--sample-steps", help="Time steps per sampled piece."),
     sample_gibbs: int = typer.Option(25, "--sample-gibbs", help="Block Gibbs steps per sampled frame."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t",
+                                      help="Evaluate the model at this temperature: its RBM energy divided by "
+                                           "it (below 1 sharper, above 1 flatter; 1 = as trained)."),
     seed: int = typer.Option(0, "--seed", help="Seed of all sampling (AIS, accuracy, pieces: piece i uses "
                                                "seed + i, like 'rnnrbm generate')."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
@@ -85,7 +90,8 @@ def evaluate(
 
     options = EvaluateOptions(split=split, ais_runs=ais_runs, ais_betas=ais_betas, log_z=log_z, acc_gibbs=acc_gibbs,
                               acc_samples=acc_samples, samples=samples, sample_steps=sample_steps,
-                              sample_gibbs=sample_gibbs, seed=seed, jobs=jobs, same_range=True)
+                              sample_gibbs=sample_gibbs, seed=seed, jobs=jobs, same_range=True,
+                              temperature=temperature)
     bars = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err_console, disable=quiet, transient=True)
     labels = {"load": "reading data (files)", "ll": "log-likelihood (steps)",
@@ -136,6 +142,9 @@ def _report(r: dict) -> None:
     console.print(f"model [bold]{escape(r['model'])}[/]", highlight=False, soft_wrap=True)
     console.print(f"data  {escape(', '.join(r['data']))}, split [bold]{r['split']}[/]: {r['pieces']} pieces, "
                   f"{r['steps']} steps, {r['n_visible']} pitches", highlight=False, soft_wrap=True)
+    if r["temperature"] != 1:
+        console.print(f"at temperature [bold]{r['temperature']:g}[/]: every figure is that of the tempered model",
+                      highlight=False)
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
