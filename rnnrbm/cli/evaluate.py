@@ -48,8 +48,10 @@ JSON_KEYS_HELP = (
          "previous frame; 1000 steps let them forget that start (fewer bias the ACC low on sharp models). At "
          "the defaults the JSB test set takes about 4 minutes on two cores; --log-z none computes only this "
          "and the statistics.\n\n"
-         "--temperature T evaluates the model whose RBM at every step is divided by T (the distribution "
-         "'rnnrbm generate --temperature T' samples): every figure, the LL included, is that model's.\n\n"
+         "--temperature T evaluates the model whose RBM energy at every step is divided by T (the distribution "
+         "'rnnrbm generate --temperature T' samples): every figure, the LL included, is that model's. A "
+         "sharper model mixes more slowly: below 1, check the accuracy's chain length with "
+         "scripts/acc_convergence.py --temperature T (the JSB model needs 2000 steps at 0.8).\n\n"
          + JSON_KEYS_HELP,
 )
 @domain_errors
