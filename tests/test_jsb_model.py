@@ -13,7 +13,7 @@ JSB_MODEL = default_model_path().with_name("jsb-88.npz")
 
 def test_jsb_model_has_the_benchmark_sizes_range_and_grid():
     ckpt = load_checkpoint(JSB_MODEL)
-    assert (ckpt.model_config.n_visible, ckpt.model_config.n_hidden, ckpt.model_config.n_recurrent) == (88, 150, 100)
+    assert (ckpt.model_config.n_visible, ckpt.model_config.n_hidden, ckpt.model_config.n_recurrent) == (88, 300, 100)
     assert (ckpt.meta["low"], ckpt.meta["high"], ckpt.meta["steps_per_beat"]) == (21, 108, 1)
 
 
