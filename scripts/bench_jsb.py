@@ -68,11 +68,11 @@ RUNS = {
     # ... on the recipe models/jsb-88.npz had until 2026-12-02 (bptt-pretrain), and with the count bias.
     "bptt-pretrain-rnnpre": ["--gradient", "bptt", "--pretrain-epochs", "10", "--pretrain-rnn-epochs", "40"],
     "bptt-count-rnnpre": [*PRE30, "--pretrain-rnn-epochs", "40", "--count-bias"],
-    # The shipped recipe's initialisation with a ten times smaller constant rate, closer to the paper's
+    # The bptt-pretrain recipe's initialisation with a ten times smaller constant rate, closer to the paper's
     # SGD at 1e-3: smoother RBMs, whose LL the fast rows lose while their ACC rises.
     "bptt-slow": ["--gradient", "bptt", "--pretrain-epochs", "10", "--pretrain-rnn-epochs", "40", "--lr", "1e-3",
                   "--lr-rnn", "1e-3", "--lr-decay", "1", "--patience", "10000"],
-    # The shipped recipe's train and valid LL are equal (-6.44 and -6.39 on 25 pieces each): it underfits.
+    # The bptt-pretrain recipe's train and valid LL are equal (-6.44 and -6.39 on 25 pieces each): it underfits.
     # More Gibbs steps (CD's bias, which long runs turn into sharp, low-LL models, shrinks with k), and
     # more hidden units.
     "bptt-pretrain-k50": ["--gradient", "bptt", "--pretrain-epochs", "10", "--cd-k", "50"],
